@@ -1,0 +1,1 @@
+"""HTTP adapter (FastAPI): widget chat, admin and Telegram webhook routes."""

@@ -1,0 +1,1 @@
+"""Typed-answer understanding: money, numbers, timelines, yes/no, contacts, choices (ru, en)."""

@@ -1,0 +1,1 @@
+"""Outbound CRM delivery (signed webhooks)."""

@@ -1,0 +1,1 @@
+"""Composition root: settings, logging, wiring and the `qualibot` command line."""

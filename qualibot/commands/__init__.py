@@ -1,0 +1,1 @@
+"""Subcommands of `qualibot`; each imports only what it needs, when it runs."""
