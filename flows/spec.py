@@ -1,0 +1,586 @@
+"""Flow specs: the YAML files marketing edits, validated into frozen pydantic models.
+
+A flow names its dimensions (with weights that add up to the fit part of the score), its
+questions (each feeding one dimension), knock-outs, engagement signals, thresholds, tiers and
+closing messages. ``load_flow`` turns a file into a ``FlowSpec`` or raises ``FlowSpecError`` whose
+``problems`` name the file, line and field of every mistake found, so ``qualibot flows check``
+can print them all at once. The format is documented in the README ("Flow file format").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import cached_property
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+Scalar = str | int | float | bool
+
+
+def _localized(value: Any) -> Any:
+    """A plain string means the same text in every locale."""
+    if isinstance(value, str):
+        return {"*": value}
+    return value
+
+
+Localized = Annotated[dict[str, str], BeforeValidator(_localized)]
+
+
+def tr(text: Mapping[str, str], locale: str) -> str:
+    """The text in ``locale``; falls back to the any-locale text, then to any text at all."""
+    found = text.get(locale) or text.get("*")
+    if found is not None:
+        return found
+    return next(iter(text.values()), "")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class QuestionKind(StrEnum):
+    CHOICE = "choice"
+    MULTI_CHOICE = "multi_choice"
+    YES_NO = "yes_no"
+    NUMBER = "number"
+    MONEY = "money"
+    TIMELINE = "timeline"
+    EMAIL = "email"
+    PHONE = "phone"
+    TEXT = "text"
+    NAME = "name"
+    COMPANY = "company"
+
+
+CHOICE_KINDS = frozenset({QuestionKind.CHOICE, QuestionKind.MULTI_CHOICE, QuestionKind.YES_NO})
+BANDED_KINDS = frozenset({QuestionKind.NUMBER, QuestionKind.MONEY, QuestionKind.TIMELINE})
+CONTACT_KINDS = frozenset({QuestionKind.EMAIL, QuestionKind.PHONE, QuestionKind.NAME, QuestionKind.COMPANY})
+
+
+class Condition(_Model):
+    """A test on an earlier answer (``question``) or an engagement fact (``fact``), or a
+    combination (``all`` / ``any`` / ``not``). Choice answers compare option ids; money compares
+    the amount in the flow currency (range midpoint); timelines compare days.
+    An unanswered or not-understood question matches nothing but ``answered: false``."""
+
+    question: str | None = None
+    fact: str | None = None
+    equals: Scalar | None = None
+    in_: list[Scalar] | None = Field(default=None, alias="in")
+    not_in: list[Scalar] | None = None
+    gte: float | None = None
+    gt: float | None = None
+    lte: float | None = None
+    lt: float | None = None
+    answered: bool | None = None
+    all: list[Condition] | None = None
+    any: list[Condition] | None = None
+    not_: Condition | None = Field(default=None, alias="not")
+
+    def questions(self) -> Iterator[str]:
+        """Every question id this condition reads, nested ones included."""
+        if self.question:
+            yield self.question
+        for sub in (*(self.all or ()), *(self.any or ()), *((self.not_,) if self.not_ else ())):
+            yield from sub.questions()
+
+
+class Option(_Model):
+    id: str = Field(pattern=r"^[a-z0-9_]+$", max_length=64)
+    label: Localized
+    synonyms: dict[str, list[str]] = Field(default_factory=dict)
+    points: int = 0
+    knockout: str | None = None
+    hand_raise: bool = False
+    reason: Localized | None = None
+
+
+class Band(_Model):
+    """A numeric range: ``min`` inclusive, ``max`` exclusive; either end may be open.
+    Money bands are in the flow currency, timeline bands in days. A band with a ``label`` is
+    also offered as a button."""
+
+    min: float | None = None
+    max: float | None = None
+    points: int = 0
+    label: Localized | None = None
+    knockout: str | None = None
+    hand_raise: bool = False
+    reason: Localized | None = None
+
+    def contains(self, value: float) -> bool:
+        return (self.min is None or value >= self.min) and (self.max is None or value < self.max)
+
+
+class Question(_Model):
+    id: str = Field(pattern=r"^[a-z0-9_]+$", max_length=64)
+    kind: QuestionKind
+    dimension: str | None = None
+    text: Localized
+    hint: Localized | None = None
+    required: bool = True
+    options: list[Option] = Field(default_factory=list)
+    bands: list[Band] = Field(default_factory=list)
+    points: int = 0
+    ask_if: Condition | None = None
+    knockout: str | None = None
+    reason: Localized | None = None
+
+    @property
+    def is_contact(self) -> bool:
+        return self.kind in CONTACT_KINDS
+
+    @cached_property
+    def option_ids(self) -> frozenset[str]:
+        return frozenset(o.id for o in self.options)
+
+    @cached_property
+    def max_points(self) -> int:
+        """The most points this question can give (never below 0)."""
+        if self.kind is QuestionKind.MULTI_CHOICE:
+            return max(0, sum(o.points for o in self.options if o.points > 0))
+        candidates = [o.points for o in self.options] + [b.points for b in self.bands] + [self.points]
+        return max(0, *candidates)
+
+
+class Dimension(_Model):
+    id: str = Field(pattern=r"^[a-z0-9_]+$", max_length=64)
+    title: Localized
+    weight: int = Field(ge=0, le=100)
+    confirm_at: int | None = Field(default=None, ge=1)
+
+    @property
+    def confirm_threshold(self) -> int:
+        """Points at which the dimension counts as confirmed (N of M); default: half the weight."""
+        return self.confirm_at if self.confirm_at is not None else max(1, (self.weight + 1) // 2)
+
+
+class Knockout(_Model):
+    reason: str = Field(pattern=r"^[a-z0-9_]+$", max_length=64)
+    when: Condition | None = None
+    text: Localized
+
+
+class EngagementSignal(_Model):
+    id: str = Field(pattern=r"^[a-z0-9_]+$", max_length=64)
+    when: Condition
+    points: int
+    reason: Localized
+
+
+class SqlRule(_Model):
+    """SQL = MQL and (score >= ``score`` or a hand-raise answer, if ``hand_raise``) or, in N-of-M
+    mode, ``confirmed`` dimensions confirmed."""
+
+    score: int | None = Field(default=None, ge=0, le=100)
+    hand_raise: bool = True
+    confirmed: int | None = Field(default=None, ge=1)
+
+
+class Confirmed(_Model):
+    """N-of-M mode: a lead is an MQL only when ``need`` of the ``of`` dimensions are confirmed."""
+
+    need: int = Field(ge=1)
+    of: list[str] | None = None
+
+
+class Tier(_Model):
+    tier: str = Field(pattern=r"^[A-Z]$")
+    min: int = Field(default=0, ge=0, le=100)
+    when: Condition | None = None
+
+
+class Junk(_Model):
+    """Points (negative) taken off for each junk signal; 0 switches a signal off."""
+
+    lowercase_name: int = Field(default=-5, le=0)
+    free_email: int = Field(default=-5, le=0)
+    disposable_email: int = Field(default=-20, le=0)
+    gibberish: int = Field(default=-10, le=0)
+
+
+class Scoring(_Model):
+    fit: int = Field(default=80, ge=0, le=100)
+    engagement: int = Field(default=20, ge=0, le=100)
+    mql: int = Field(ge=0, le=100)
+    sql: SqlRule = Field(default_factory=SqlRule)
+    confirmed: Confirmed | None = None
+    tiers: list[Tier] = Field(default_factory=list)
+    junk: Junk = Field(default_factory=Junk)
+
+
+Outcome = Literal["disqualified", "nurture", "mql", "sql"]
+
+
+class Closing(_Model):
+    stage: Outcome
+    tier: str | None = None
+    text: Localized
+
+
+class FlowSpec(_Model):
+    id: str = Field(pattern=r"^[a-z0-9_]+$", max_length=64)
+    version: int = Field(ge=1)
+    framework: str
+    title: Localized
+    locales: list[str] = Field(min_length=1)
+    greeting: Localized
+    currency: str = Field(default="RUB", pattern=r"^[A-Z]{3}$")
+    exchange_rates: dict[str, float] = Field(default_factory=dict)
+    dimensions: list[Dimension] = Field(min_length=1)
+    questions: list[Question] = Field(min_length=1)
+    knockouts: list[Knockout] = Field(default_factory=list)
+    engagement: list[EngagementSignal] = Field(default_factory=list)
+    scoring: Scoring
+    closings: list[Closing] = Field(min_length=1)
+
+    @cached_property
+    def question_by_id(self) -> dict[str, Question]:
+        return {q.id: q for q in self.questions}
+
+    @cached_property
+    def question_index(self) -> dict[str, int]:
+        return {q.id: i for i, q in enumerate(self.questions)}
+
+    @cached_property
+    def dimension_by_id(self) -> dict[str, Dimension]:
+        return {d.id: d for d in self.dimensions}
+
+    @cached_property
+    def knockout_by_reason(self) -> dict[str, Knockout]:
+        return {k.reason: k for k in self.knockouts}
+
+    def closing(self, stage: str, tier: str | None, locale: str) -> str:
+        """The closing text for an outcome: the first entry for this stage and tier, else the
+        first for this stage with no tier."""
+        fallback = ""
+        for c in self.closings:
+            if c.stage == stage and c.tier == tier:
+                return tr(c.text, locale)
+            if c.stage == stage and c.tier is None and not fallback:
+                fallback = tr(c.text, locale)
+        return fallback
+
+
+# --------------------------------------------------------------------------- loading and errors
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One mistake in a flow file: where it is and what is wrong, in words marketing reads."""
+
+    file: str
+    line: int | None
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line is not None else self.file
+        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+
+
+class FlowSpecError(ValueError):
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+Path_ = tuple[str | int, ...]
+
+
+def _field_name(path: Path_) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+    return out
+
+
+def _build(node: yaml.Node, path: Path_, lines: dict[Path_, int], loader: yaml.SafeLoader) -> Any:
+    """Turn a composed YAML node into plain data, remembering the line of every path."""
+    lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        out: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = _build(key_node, (*path, "<key>"), {}, loader)
+            if isinstance(key, str | int | float | bool) and key in out:
+                lines[(*path, str(key))] = key_node.start_mark.line + 1
+                raise _DuplicateKeyError((*path, str(key)), f"duplicate key {key!r}")
+            out[key] = _build(value_node, (*path, str(key)), lines, loader)
+            lines[(*path, str(key))] = key_node.start_mark.line + 1
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_build(item, (*path, i), lines, loader) for i, item in enumerate(node.value)]
+    return loader.construct_object(node, deep=True)
+
+
+class _DuplicateKeyError(Exception):
+    def __init__(self, path: Path_, message: str) -> None:
+        self.path = path
+        self.message = message
+
+
+def _line_of(path: Path_, lines: Mapping[Path_, int]) -> int | None:
+    for cut in range(len(path), -1, -1):
+        line = lines.get(path[:cut])
+        if line is not None:
+            return line
+    return None
+
+
+def parse_flow(text: str, file: str = "<flow>") -> FlowSpec:
+    """Parse and validate flow YAML; every problem found is reported with its line."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        line = mark.line + 1 if mark is not None else None
+        raise FlowSpecError([Problem(file, line, "", f"not valid YAML: {exc.problem}")]) from None
+    except yaml.YAMLError as exc:
+        raise FlowSpecError([Problem(file, None, "", f"not valid YAML: {exc}")]) from None
+    if node is None:
+        raise FlowSpecError([Problem(file, 1, "", "the file is empty")])
+    lines: dict[Path_, int] = {}
+    try:
+        data = _build(node, (), lines, yaml.SafeLoader(""))
+    except _DuplicateKeyError as exc:
+        raise FlowSpecError(
+            [Problem(file, _line_of(exc.path, lines), _field_name(exc.path), exc.message)]
+        ) from None
+    if not isinstance(data, dict):
+        raise FlowSpecError([Problem(file, 1, "", "a flow file must be a mapping (id:, version:, ...)")])
+    try:
+        spec = FlowSpec.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            path = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+            problems.append(Problem(file, _line_of(path, lines), _field_name(path), err["msg"]))
+        raise FlowSpecError(problems) from None
+    found = [
+        Problem(file, _line_of(path, lines), _field_name(path), message)
+        for path, message in check_semantics(spec)
+    ]
+    if found:
+        raise FlowSpecError(found)
+    return spec
+
+
+def load_flow(path: str | Path) -> FlowSpec:
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise FlowSpecError([Problem(str(p), None, "", f"cannot read the file: {exc}")]) from None
+    return parse_flow(text, str(p))
+
+
+LIBRARY = ("bant", "gpctba", "champ", "meddic", "anum", "puzzle")
+
+
+def library_path(flow_id: str) -> Path:
+    """The file of a shipped flow (``flows/library/<id>.yaml``)."""
+    return Path(str(resources.files("flows") / "library" / f"{flow_id}.yaml"))
+
+
+def load_library_flow(flow_id: str) -> FlowSpec:
+    if flow_id not in LIBRARY:
+        raise FlowSpecError([Problem(flow_id, None, "", f"no shipped flow {flow_id!r}; one of {LIBRARY}")])
+    return load_flow(library_path(flow_id))
+
+
+# --------------------------------------------------------------------------- semantic checks
+
+
+def _localized_problems(
+    text: Mapping[str, str] | None, path: Path_, locales: Sequence[str]
+) -> Iterator[tuple[Path_, str]]:
+    if text is None or "*" in text:
+        return
+    for loc in locales:
+        if not text.get(loc, "").strip():
+            yield (*path, loc), f"missing the {loc!r} text"
+
+
+def check_semantics(spec: FlowSpec) -> Iterator[tuple[Path_, str]]:
+    """Cross-field rules pydantic cannot see alone; yields (path, message)."""
+    locs = spec.locales
+    yield from _localized_problems(spec.title, ("title",), locs)
+    yield from _localized_problems(spec.greeting, ("greeting",), locs)
+
+    dims = spec.dimension_by_id
+    seen: set[str] = set()
+    for i, d in enumerate(spec.dimensions):
+        if d.id in seen:
+            yield ("dimensions", i, "id"), f"dimension {d.id!r} is defined twice"
+        seen.add(d.id)
+        yield from _localized_problems(d.title, ("dimensions", i, "title"), locs)
+        if d.confirm_at is not None and d.confirm_at > d.weight:
+            yield ("dimensions", i, "confirm_at"), f"{d.confirm_at} is more than the weight {d.weight}"
+
+    weights = sum(d.weight for d in spec.dimensions)
+    if weights != spec.scoring.fit:
+        yield ("dimensions",), f"the weights add up to {weights}, but scoring.fit is {spec.scoring.fit}"
+    if spec.scoring.fit + spec.scoring.engagement != 100:
+        yield (
+            ("scoring", "fit"),
+            (f"fit ({spec.scoring.fit}) + engagement ({spec.scoring.engagement}) must be 100"),
+        )
+
+    reasons = spec.knockout_by_reason
+    for i, k in enumerate(spec.knockouts):
+        yield from _localized_problems(k.text, ("knockouts", i, "text"), locs)
+
+    seen = set()
+    for i, q in enumerate(spec.questions):
+        qp: Path_ = ("questions", i)
+        if q.id in seen:
+            yield (*qp, "id"), f"question {q.id!r} is defined twice"
+        seen.add(q.id)
+        yield from _localized_problems(q.text, (*qp, "text"), locs)
+        yield from _localized_problems(q.hint, (*qp, "hint"), locs)
+        if q.dimension is None and not q.is_contact and q.kind is not QuestionKind.TEXT:
+            yield (*qp, "dimension"), "a scored question needs a dimension"
+        if q.dimension is not None and q.dimension not in dims:
+            yield (*qp, "dimension"), f"no dimension {q.dimension!r} (have: {', '.join(dims)})"
+        if q.dimension is not None and q.dimension in dims and q.max_points > dims[q.dimension].weight:
+            yield (
+                (*qp, "options" if q.options else "bands" if q.bands else "points"),
+                (
+                    f"can give {q.max_points} points, more than the {q.dimension!r} weight "
+                    f"{dims[q.dimension].weight}"
+                ),
+            )
+        if q.knockout is not None and q.knockout not in reasons:
+            yield (*qp, "knockout"), f"no knock-out with reason {q.knockout!r} under knockouts:"
+        yield from _check_options(spec, q, qp, reasons)
+        yield from _check_bands(q, qp, reasons)
+        if q.ask_if is not None:
+            yield from _check_condition(spec, q.ask_if, (*qp, "ask_if"), before=i)
+
+    for i, k in enumerate(spec.knockouts):
+        if k.when is not None:
+            yield from _check_condition(spec, k.when, ("knockouts", i, "when"), before=None)
+    for i, s in enumerate(spec.engagement):
+        yield from _localized_problems(s.reason, ("engagement", i, "reason"), locs)
+        yield from _check_condition(spec, s.when, ("engagement", i, "when"), before=None)
+    positive = sum(s.points for s in spec.engagement if s.points > 0)
+    if spec.engagement and positive < spec.scoring.engagement:
+        yield (
+            ("engagement",),
+            (
+                f"the signals give at most {positive} points, less than scoring.engagement "
+                f"({spec.scoring.engagement}): that part of the score can never be full"
+            ),
+        )
+    if not spec.engagement and spec.scoring.engagement:
+        yield ("scoring", "engagement"), "is more than 0 but the flow has no engagement signals"
+
+    yield from _check_scoring(spec)
+
+    for i, c in enumerate(spec.closings):
+        yield from _localized_problems(c.text, ("closings", i, "text"), locs)
+    for stage in ("disqualified", "nurture", "mql", "sql"):
+        if not any(c.stage == stage and c.tier is None for c in spec.closings):
+            yield ("closings",), f"no closing for stage {stage!r} without a tier (the fallback)"
+
+
+def _check_options(
+    spec: FlowSpec, q: Question, qp: Path_, reasons: Mapping[str, Knockout]
+) -> Iterator[tuple[Path_, str]]:
+    if q.kind in (QuestionKind.CHOICE, QuestionKind.MULTI_CHOICE) and len(q.options) < 2:
+        yield (*qp, "options"), f"a {q.kind.value} question needs at least 2 options"
+    if q.kind is QuestionKind.YES_NO and not q.option_ids <= {"yes", "no"}:
+        yield (*qp, "options"), "yes_no options can only be 'yes' and 'no'"
+    if q.options and q.kind not in CHOICE_KINDS:
+        yield (*qp, "options"), f"a {q.kind.value} question takes bands, not options"
+    ids: set[str] = set()
+    for j, o in enumerate(q.options):
+        op: Path_ = (*qp, "options", j)
+        if o.id in ids:
+            yield (*op, "id"), f"option {o.id!r} is defined twice"
+        ids.add(o.id)
+        yield from _localized_problems(o.label, (*op, "label"), spec.locales)
+        if o.knockout is not None and o.knockout not in reasons:
+            yield (*op, "knockout"), f"no knock-out with reason {o.knockout!r} under knockouts:"
+        for loc in o.synonyms:
+            if loc not in spec.locales:
+                yield (*op, "synonyms", loc), f"locale {loc!r} is not one of the flow's locales"
+
+
+def _check_bands(q: Question, qp: Path_, reasons: Mapping[str, Knockout]) -> Iterator[tuple[Path_, str]]:
+    if q.bands and q.kind not in BANDED_KINDS:
+        yield (*qp, "bands"), f"a {q.kind.value} question takes options, not bands"
+    ordered = sorted(enumerate(q.bands), key=lambda jb: -float("inf") if jb[1].min is None else jb[1].min)
+    previous_max: float | None = None
+    for n, (j, b) in enumerate(ordered):
+        bp: Path_ = (*qp, "bands", j)
+        if b.min is not None and b.max is not None and b.min >= b.max:
+            yield bp, f"min {b.min:g} must be below max {b.max:g}"
+        if n > 0 and (b.min is None or previous_max is None or b.min < previous_max):
+            yield bp, "overlaps the band before it (min is inclusive, max exclusive)"
+        previous_max = b.max
+        if b.knockout is not None and b.knockout not in reasons:
+            yield (*bp, "knockout"), f"no knock-out with reason {b.knockout!r} under knockouts:"
+
+
+def _check_condition(
+    spec: FlowSpec, cond: Condition, path: Path_, before: int | None
+) -> Iterator[tuple[Path_, str]]:
+    leaf = cond.question is not None or cond.fact is not None
+    combos = [x for x in (cond.all, cond.any, cond.not_) if x is not None]
+    if leaf == bool(combos) or (cond.question is not None and cond.fact is not None) or len(combos) > 1:
+        yield path, "a condition names one question: or one fact:, or combines others with all:/any:/not:"
+        return
+    if cond.question is not None:
+        q = spec.question_by_id.get(cond.question)
+        if q is None:
+            yield (*path, "question"), f"no question {cond.question!r}"
+            return
+        if before is not None and spec.question_index[q.id] >= before:
+            yield (*path, "question"), f"{q.id!r} is not asked before this question"
+        if q.kind in (QuestionKind.CHOICE, QuestionKind.MULTI_CHOICE):
+            named = [cond.equals] if cond.equals is not None else []
+            named += list(cond.in_ or ()) + list(cond.not_in or ())
+            for value in named:
+                if str(value) not in q.option_ids:
+                    yield path, f"{q.id!r} has no option {value!r}"
+    for k, sub in enumerate(cond.all or ()):
+        yield from _check_condition(spec, sub, (*path, "all", k), before)
+    for k, sub in enumerate(cond.any or ()):
+        yield from _check_condition(spec, sub, (*path, "any", k), before)
+    if cond.not_ is not None:
+        yield from _check_condition(spec, cond.not_, (*path, "not"), before)
+
+
+def _check_scoring(spec: FlowSpec) -> Iterator[tuple[Path_, str]]:
+    s = spec.scoring
+    if s.sql.score is not None and s.sql.score < s.mql:
+        yield ("scoring", "sql", "score"), f"{s.sql.score} is below the MQL threshold {s.mql}"
+    if s.confirmed is not None:
+        of = s.confirmed.of or [d.id for d in spec.dimensions]
+        for k, dim in enumerate(of):
+            if dim not in spec.dimension_by_id:
+                yield ("scoring", "confirmed", "of", k), f"no dimension {dim!r}"
+        if s.confirmed.need > len(of):
+            yield ("scoring", "confirmed", "need"), f"{s.confirmed.need} of only {len(of)} dimensions"
+        if s.sql.confirmed is not None and s.sql.confirmed > len(of):
+            yield ("scoring", "sql", "confirmed"), f"{s.sql.confirmed} of only {len(of)} dimensions"
+    elif s.sql.confirmed is not None:
+        yield ("scoring", "sql", "confirmed"), "needs scoring.confirmed (N-of-M mode)"
+    tiers_seen: set[str] = set()
+    for k, t in enumerate(s.tiers):
+        if t.tier in tiers_seen:
+            yield ("scoring", "tiers", k, "tier"), f"tier {t.tier!r} is defined twice"
+        tiers_seen.add(t.tier)
+        if t.when is not None:
+            yield from _check_condition(spec, t.when, ("scoring", "tiers", k, "when"), before=None)
+    for k, c in enumerate(spec.closings):
+        if c.tier is not None and c.tier not in tiers_seen:
+            yield ("closings", k, "tier"), f"no tier {c.tier!r} under scoring.tiers"
