@@ -41,5 +41,7 @@ def test_help_imports_no_command_module() -> None:
         "or m.split('.')[0] in ('sqlalchemy', 'aiogram', 'fastapi'))\n"
         "print(','.join(loaded))\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
     assert result.stdout.strip() == ""
