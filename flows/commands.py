@@ -1,0 +1,58 @@
+"""The words that steer a conversation instead of answering: back, restart, skip (ru, en).
+
+They work typed ("назад", "start over", "/skip") or as buttons (``cmd:back``, ``cmd:restart``,
+``cmd:skip``). Typed text is compared whole, after trimming, lowercasing and dropping the
+punctuation around it, so "Назад!" is a command and "назад в прошлое" is an answer.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from flows.model import Inbound
+
+Command = Literal["back", "restart", "skip"]
+
+BUTTON_PREFIX = "cmd:"
+
+_TYPED: dict[str, Command] = {
+    "назад": "back",
+    "back": "back",
+    "go back": "back",
+    "заново": "restart",
+    "начать сначала": "restart",
+    "начать заново": "restart",
+    "сначала": "restart",
+    "restart": "restart",
+    "start over": "restart",
+    "пропустить": "skip",
+    "пропуск": "skip",
+    "skip": "skip",
+}
+
+_BUTTONS: dict[str, Command] = {
+    f"{BUTTON_PREFIX}back": "back",
+    f"{BUTTON_PREFIX}restart": "restart",
+    f"{BUTTON_PREFIX}skip": "skip",
+}
+
+_LONGEST = max(len(word) for word in _TYPED) + 4
+_EDGES = " \t\r\n.,!?;:…«»\"'()-—"
+_SPACES = re.compile(r"\s+")
+
+LABELS: dict[Command, dict[str, str]] = {
+    "back": {"en": "Back", "ru": "Назад"},
+    "restart": {"en": "Start over", "ru": "Начать сначала"},
+    "skip": {"en": "Skip", "ru": "Пропустить"},
+}
+
+
+def command_of(inbound: Inbound) -> Command | None:
+    """The command an inbound message gives, if it is one."""
+    if inbound.kind == "choice":
+        return _BUTTONS.get(inbound.choices[0]) if len(inbound.choices) == 1 else None
+    if inbound.kind != "text" or len(inbound.text) > _LONGEST * 4:
+        return None
+    words = _SPACES.sub(" ", inbound.text.strip(_EDGES).casefold().replace("ё", "е"))
+    return _TYPED.get(words.removeprefix("/"))

@@ -1,0 +1,188 @@
+"""Evaluating flow conditions (``ask_if``, knock-out ``when``, engagement signals, tier rules).
+
+A leaf condition reads one answer (``question``) or one engagement fact (``fact``); every test
+it names must hold. Choice answers compare option ids: ``equals`` means the id is among the
+chosen ones, ``in`` any overlap, ``not_in`` no overlap. Numeric tests (``gte``/``gt``/``lte``/
+``lt`` and a numeric ``equals``) read :func:`numeric_value`: numbers as given, money as the range
+midpoint converted to the flow currency, timelines in days, yes/no as 1/0. A question that was
+not asked, not understood or skipped matches nothing but ``answered: false``; the same goes for
+a fact that is not set. ``all`` / ``any`` / ``not`` combine conditions.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from flows.extract import Money
+from flows.model import Answer
+from flows.spec import BANDED_KINDS, Condition, FlowSpec, Question, QuestionKind, Scalar
+
+_YES_NO_IDS = {"yes": True, "no": False}
+
+
+def _finite(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def is_answered(answer: Answer | None) -> bool:
+    """True for an answer that was understood and not skipped."""
+    return answer is not None and answer.understood and not answer.skipped
+
+
+def money_amount(spec: FlowSpec, value: Any) -> float | None:
+    """The midpoint of a money value (``{"min", "max", "currency"}``) in the flow currency.
+
+    The rate for a foreign currency is ``spec.exchange_rates[code]`` flow-currency units per one
+    unit; an unknown currency (or none) is taken to be the flow currency."""
+    if not isinstance(value, Mapping):
+        return None
+    low, high = _finite(value.get("min")), _finite(value.get("max"))
+    currency = value.get("currency")
+    midpoint = Money(low, high, currency if isinstance(currency, str) else None).midpoint()
+    if midpoint is None or not math.isfinite(midpoint):
+        return None
+    if isinstance(currency, str) and currency != spec.currency:
+        rate = _finite(spec.exchange_rates.get(currency))
+        if rate is not None:
+            return midpoint * rate
+    return midpoint
+
+
+def numeric_value(spec: FlowSpec, question: Question, answer: Answer | None) -> float | None:
+    """The number an answer stands for, or None when it has none.
+
+    Numbers and timelines (days) as given, money through :func:`money_amount`, yes/no as 1/0.
+    A tapped band of a number or timeline question is stored as ``{"min", "max"}`` and read as
+    its midpoint like money."""
+    if not is_answered(answer):
+        return None
+    assert answer is not None
+    value = answer.value
+    if question.kind is QuestionKind.YES_NO:
+        return (1.0 if value else 0.0) if isinstance(value, bool) else None
+    if question.kind not in BANDED_KINDS:
+        return None
+    if isinstance(value, Mapping):
+        return money_amount(spec, value)
+    return _finite(value)
+
+
+def chosen_ids(question: Question, answer: Answer | None) -> tuple[str, ...]:
+    """The option ids an answer picked (yes/no answers as ``yes``/``no``)."""
+    if not is_answered(answer):
+        return ()
+    assert answer is not None
+    value = answer.value
+    if question.kind is QuestionKind.YES_NO:
+        return ("yes" if value else "no",) if isinstance(value, bool) else ()
+    if isinstance(value, list | tuple):
+        return tuple(v for v in value if isinstance(v, str))
+    return ()
+
+
+def _as_id(value: Scalar) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def _numeric_tests(cond: Condition, number: float) -> bool:
+    return (
+        (cond.gte is None or number >= cond.gte)
+        and (cond.gt is None or number > cond.gt)
+        and (cond.lte is None or number <= cond.lte)
+        and (cond.lt is None or number < cond.lt)
+    )
+
+
+def _has_numeric_tests(cond: Condition) -> bool:
+    return cond.gte is not None or cond.gt is not None or cond.lte is not None or cond.lt is not None
+
+
+def _same(left: Any, right: Scalar) -> bool:
+    """Equality that keeps booleans apart from numbers and ignores letter case in text."""
+    if isinstance(left, bool) or isinstance(right, bool):
+        return isinstance(left, bool) and isinstance(right, bool) and left == right
+    if isinstance(right, int | float):
+        number = _finite(left)
+        return number is not None and number == float(right)
+    return isinstance(left, str) and left.casefold() == right.casefold()
+
+
+def _question_leaf(cond: Condition, spec: FlowSpec, answers: Mapping[str, Answer]) -> bool:
+    question = spec.question_by_id.get(cond.question or "")
+    answer = answers.get(cond.question or "")
+    answered = question is not None and is_answered(answer)
+    if cond.answered is not None and cond.answered != answered:
+        return False
+    if not answered:
+        return cond.answered is False
+    assert question is not None
+    assert answer is not None
+    if question.kind in (QuestionKind.CHOICE, QuestionKind.MULTI_CHOICE, QuestionKind.YES_NO):
+        chosen = set(chosen_ids(question, answer))
+        if cond.equals is not None and _as_id(cond.equals) not in chosen:
+            return False
+        if cond.in_ is not None and not chosen & {_as_id(v) for v in cond.in_}:
+            return False
+        if cond.not_in is not None and chosen & {_as_id(v) for v in cond.not_in}:
+            return False
+        if _has_numeric_tests(cond):
+            number = numeric_value(spec, question, answer)
+            return number is not None and _numeric_tests(cond, number)
+        return True
+    number = numeric_value(spec, question, answer)
+    subject: Any = number if number is not None else answer.value
+    return _scalar_tests(cond, subject)
+
+
+def _scalar_tests(cond: Condition, subject: Any) -> bool:
+    items: Sequence[Any] = subject if isinstance(subject, list | tuple) else (subject,)
+    if cond.equals is not None and not any(_same(item, cond.equals) for item in items):
+        return False
+    if cond.in_ is not None and not any(_same(item, v) for item in items for v in cond.in_):
+        return False
+    if cond.not_in is not None and any(_same(item, v) for item in items for v in cond.not_in):
+        return False
+    if _has_numeric_tests(cond):
+        number = _finite(subject)
+        return number is not None and _numeric_tests(cond, number)
+    return True
+
+
+def _fact_leaf(cond: Condition, facts: Mapping[str, Any]) -> bool:
+    value = facts.get(cond.fact or "")
+    present = value is not None and value != "" and value != [] and value is not False
+    if cond.answered is not None and cond.answered != present:
+        return False
+    if value is None:
+        return cond.answered is False
+    return _scalar_tests(cond, value)
+
+
+def matches(cond: Condition, spec: FlowSpec, answers: Mapping[str, Answer], facts: Mapping[str, Any]) -> bool:
+    """Whether ``cond`` holds for these answers and facts (see the module docstring)."""
+    if cond.all is not None:
+        return all(matches(sub, spec, answers, facts) for sub in cond.all)
+    if cond.any is not None:
+        return any(matches(sub, spec, answers, facts) for sub in cond.any)
+    if cond.not_ is not None:
+        return not matches(cond.not_, spec, answers, facts)
+    if cond.question is not None:
+        return _question_leaf(cond, spec, answers)
+    if cond.fact is not None:
+        return _fact_leaf(cond, facts)
+    return False
+
+
+def fact_names(cond: Condition) -> tuple[str, ...]:
+    """Every fact a condition reads, nested ones included, in the order written."""
+    names: list[str] = [cond.fact] if cond.fact else []
+    for sub in (*(cond.all or ()), *(cond.any or ()), *((cond.not_,) if cond.not_ else ())):
+        names.extend(n for n in fact_names(sub) if n not in names)
+    return tuple(names)

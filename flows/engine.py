@@ -1,0 +1,585 @@
+"""The conversation engine: ``step(state, inbound, spec, now) -> Turn``.
+
+Synchronous, pure and deterministic: no clock, randomness or I/O inside (``now`` is passed in
+for parsing relative dates). One step takes what the person did and returns the new state, the
+replies to show and the domain events that happened.
+
+- ``start`` opens a new conversation (greeting, first question), re-sends the current question
+  of a started one, and the closing of a finished one; it never changes a started conversation.
+- Every question takes a button tap or typed text. A miss is re-asked with the question's hint
+  (or a default one) twice; the third miss records the answer as not understood and moves on.
+- "back", "restart" and "skip" work typed in Russian or English or as ``cmd:*`` buttons
+  (see ``flows.commands``); only optional questions can be skipped.
+- ``ask_if`` decides which questions are asked (the shared ``flows.machine`` walks them);
+  progress counts only the questions on the path.
+- A knock-out ends the conversation at once: an option or band with ``knockout``; a question's
+  own ``knockout`` when it gets no usable answer (not understood after the re-asks); or a
+  flow-level knock-out whose ``when`` matches after an answer.
+- On completion the conversation is scored (``flows.scoring``) and closed with the closing for
+  its stage and tier. Events (``page_view`` and others) update the facts; after completion they
+  re-score, and a stage only ever moves up (nurture -> mql -> sql), each move announced with
+  ``LeadStageChanged``. Events get no reply.
+
+Input is untrusted: it is cut to ``MAX_INPUT`` characters before parsing and cleaned of markup
+and control characters before it is stored; anything unexpected counts as not understood.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime
+from typing import Any
+
+from flows.commands import BUTTON_PREFIX, LABELS, Command, command_of
+from flows.conditions import chosen_ids, matches, numeric_value
+from flows.events import (
+    AnswerNotUnderstood,
+    AnswerRecorded,
+    ConversationCompleted,
+    ConversationRestarted,
+    ConversationStarted,
+    DomainEvent,
+    LeadKnockedOut,
+    LeadStageChanged,
+)
+from flows.extract import (
+    clean_text,
+    looks_gibberish,
+    match_choices,
+    parse_email,
+    parse_money,
+    parse_number,
+    parse_phone,
+    parse_timeline,
+    parse_yes_no,
+)
+from flows.machine import DONE, NEW, Cursor, FlowMachine, machine_for
+from flows.model import Answer, Button, ConversationState, Inbound, InputHint, Reply, Score, Stage, Turn
+from flows.scoring import score
+from flows.spec import BANDED_KINDS, FlowSpec, Question, QuestionKind, tr
+
+MAX_INPUT = 4000
+MAX_RAW = 500
+MAX_NAME = 200
+MISSES = 3
+MAX_FACTS = 64
+MAX_FACT_TEXT = 300
+BAND_PREFIX = "band:"
+
+_FACT_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+_DERIVED_FACTS = frozenset({"answered_all", "hand_raise", "pages_seen"})
+_RANK = {Stage.NURTURE: 0, Stage.MQL: 1, Stage.SQL: 2}
+
+_INPUT: dict[QuestionKind, InputHint] = {
+    QuestionKind.NUMBER: "number",
+    QuestionKind.MONEY: "money",
+    QuestionKind.TIMELINE: "date",
+    QuestionKind.EMAIL: "email",
+    QuestionKind.PHONE: "tel",
+    QuestionKind.NAME: "name",
+}
+
+_HINTS: dict[QuestionKind, dict[str, str]] = {
+    QuestionKind.CHOICE: {
+        "en": "Pick an option with a button or type it in your own words.",
+        "ru": "Выберите вариант кнопкой или напишите его своими словами.",
+    },
+    QuestionKind.MULTI_CHOICE: {
+        "en": "Pick one or more options with the buttons or type them, separated by commas.",
+        "ru": "Выберите один или несколько вариантов кнопками или напишите их через запятую.",
+    },
+    QuestionKind.YES_NO: {"en": "Please answer yes or no.", "ru": "Ответьте, пожалуйста, «да» или «нет»."},
+    QuestionKind.NUMBER: {
+        "en": 'Type a number, e.g. "50" or "about 200".',
+        "ru": "Напишите число, например «50» или «около 200».",
+    },
+    QuestionKind.MONEY: {
+        "en": 'Type an amount, e.g. "500k" or "$20,000".',
+        "ru": "Напишите сумму, например «500 тысяч» или «2 млн руб».",
+    },
+    QuestionKind.TIMELINE: {
+        "en": 'Type a timeframe, e.g. "in 2 months" or "next quarter".',
+        "ru": "Напишите срок, например «через 2 месяца» или «в следующем квартале».",
+    },
+    QuestionKind.EMAIL: {
+        "en": "Type an e-mail address, e.g. name@company.com.",
+        "ru": "Напишите адрес почты, например name@company.ru.",
+    },
+    QuestionKind.PHONE: {
+        "en": "Type a phone number with the country code, e.g. +1 415 555 0100.",
+        "ru": "Напишите номер телефона, например +7 999 123-45-67.",
+    },
+    QuestionKind.NAME: {
+        "en": 'Type your name, e.g. "Anna".',
+        "ru": "Напишите, как к вам обращаться, например «Анна».",
+    },
+    QuestionKind.COMPANY: {"en": "Type the name of your company.", "ru": "Напишите название компании."},
+    QuestionKind.TEXT: {"en": "Type your answer in your own words.", "ru": "Напишите ответ своими словами."},
+}
+
+_SAY: dict[str, dict[str, str]] = {
+    "yes": {"en": "Yes", "ru": "Да"},
+    "no": {"en": "No", "ru": "Нет"},
+    "needed": {
+        "en": "This question can't be skipped: the answer is needed to continue.",
+        "ru": "Этот вопрос пропустить нельзя: без ответа не получится продолжить.",
+    },
+    "first": {"en": "This is the first question.", "ru": "Это первый вопрос."},
+}
+
+
+def _say(key: str, locale: str) -> str:
+    return tr(_SAY[key], locale)
+
+
+# --------------------------------------------------------------------------- replies
+
+
+def _buttons(spec: FlowSpec, question: Question, locale: str) -> tuple[Button, ...]:
+    kind = question.kind
+    if kind is QuestionKind.YES_NO:
+        labels = {o.id: tr(o.label, locale) for o in question.options}
+        found = [Button(i, labels.get(i) or _say(i, locale)) for i in ("yes", "no")]
+    elif kind in (QuestionKind.CHOICE, QuestionKind.MULTI_CHOICE):
+        found = [Button(o.id, tr(o.label, locale)) for o in question.options]
+    elif kind in BANDED_KINDS:
+        found = [
+            Button(f"{BAND_PREFIX}{i}", tr(b.label, locale))
+            for i, b in enumerate(question.bands)
+            if b.label is not None
+        ]
+    else:
+        found = []
+    if not question.required and kind is not QuestionKind.MULTI_CHOICE:
+        found.append(Button(f"{BUTTON_PREFIX}skip", tr(LABELS["skip"], locale)))
+    return tuple(found)
+
+
+def _askable(spec: FlowSpec, question: Question, state: ConversationState) -> bool:
+    return question.ask_if is None or matches(question.ask_if, spec, state.answers, state.facts)
+
+
+def progress(spec: FlowSpec, state: ConversationState) -> tuple[int, int]:
+    """(number of the current question, questions on the path) as the answers stand now."""
+    asked = len(state.path)
+    current = spec.question_index.get(state.state)
+    if current is None:
+        return asked, asked
+    later = sum(1 for q in spec.questions[current + 1 :] if _askable(spec, q, state))
+    return asked, asked + later
+
+
+def _question_reply(spec: FlowSpec, state: ConversationState, question: Question, lead: str = "") -> Reply:
+    text = tr(question.text, state.locale)
+    return Reply(
+        text=f"{lead}\n{text}" if lead else text,
+        buttons=_buttons(spec, question, state.locale),
+        multi=question.kind is QuestionKind.MULTI_CHOICE,
+        input=_INPUT.get(question.kind, "text"),
+        progress=progress(spec, state),
+        question_id=question.id,
+    )
+
+
+def _hint(question: Question, locale: str) -> str:
+    return tr(question.hint, locale) if question.hint is not None else tr(_HINTS[question.kind], locale)
+
+
+def _closing_text(spec: FlowSpec, state: ConversationState) -> str:
+    if state.knockout is not None:
+        knockout = spec.knockout_by_reason.get(state.knockout)
+        if knockout is not None:
+            return tr(knockout.text, state.locale)
+    text = spec.closing(state.stage.value, state.tier, state.locale)
+    return text or spec.closing(Stage.NURTURE.value, None, state.locale)
+
+
+def _closing_reply(spec: FlowSpec, state: ConversationState) -> Reply:
+    return Reply(text=_closing_text(spec, state), input="none")
+
+
+# --------------------------------------------------------------------------- understanding answers
+
+
+def _locales(spec: FlowSpec, locale: str) -> Iterator[str]:
+    """The conversation's locale first, then the flow's other locales as a fallback."""
+    yield locale
+    yield from (loc for loc in spec.locales if loc != locale)
+
+
+def _first(spec: FlowSpec, locale: str, parse: Callable[[str], Any | None]) -> Any | None:
+    for loc in _locales(spec, locale):
+        found = parse(loc)
+        if found is not None:
+            return found
+    return None
+
+
+def _option_phrases(question: Question, locale: str) -> list[tuple[str, list[str]]]:
+    """Each option's label and synonyms in one locale (the any-locale label counts too)."""
+    out = []
+    for option in question.options:
+        label = option.label.get(locale) or option.label.get("*")
+        out.append((option.id, [*([label] if label else []), *option.synonyms.get(locale, ())]))
+    return out
+
+
+def _match_options(
+    spec: FlowSpec, question: Question, text: str, locale: str, multi: bool
+) -> tuple[str, ...]:
+    for loc in _locales(spec, locale):
+        found = match_choices(text, _option_phrases(question, loc), loc, multi=multi)
+        known = tuple(i for i in found if i in question.option_ids)
+        if known:
+            return known
+    return ()
+
+
+def _band_value(spec: FlowSpec, question: Question, index: int) -> dict[str, Any]:
+    """A tapped band stored as its range; an open lower end starts at 0 (or just below the max)."""
+    band = question.bands[index]
+    high = band.max
+    low = band.min if band.min is not None else (0.0 if high is None or high > 0 else high - 1.0)
+    value: dict[str, Any] = {"min": low, "max": high}
+    if question.kind is QuestionKind.MONEY:
+        value["currency"] = spec.currency
+    return value
+
+
+def _band_by_label(spec: FlowSpec, question: Question, text: str, locale: str) -> int | None:
+    for loc in _locales(spec, locale):
+        phrases = [(str(i), [tr(b.label, loc)]) for i, b in enumerate(question.bands) if b.label is not None]
+        if not phrases:
+            return None
+        found = match_choices(text, phrases, loc, multi=False)
+        if len(found) == 1:
+            return int(found[0])
+    return None
+
+
+def _finite(number: Any) -> float | None:
+    if isinstance(number, bool) or not isinstance(number, int | float):
+        return None
+    return float(number) if math.isfinite(number) else None
+
+
+Parsed = tuple[str, Any]
+
+
+def _from_taps(spec: FlowSpec, question: Question, taps: tuple[str, ...], locale: str) -> Parsed | None:
+    labels = {o.id: tr(o.label, locale) for o in question.options}
+    kind = question.kind
+    if kind is QuestionKind.MULTI_CHOICE:
+        if not taps or any(t not in question.option_ids for t in taps):
+            return None
+        picked = [o.id for o in question.options if o.id in taps]
+        return ", ".join(labels[i] for i in picked), picked
+    if len(set(taps)) != 1:
+        return None
+    tap = taps[0]
+    if kind is QuestionKind.CHOICE:
+        return (labels[tap], [tap]) if tap in question.option_ids else None
+    if kind is QuestionKind.YES_NO:
+        if tap not in ("yes", "no"):
+            return None
+        return labels.get(tap) or _say(tap, locale), tap == "yes"
+    if kind in BANDED_KINDS and tap.startswith(BAND_PREFIX):
+        index = tap.removeprefix(BAND_PREFIX)
+        if index.isdigit() and int(index) < len(question.bands):
+            band = question.bands[int(index)]
+            if band.label is not None:
+                return tr(band.label, locale), _band_value(spec, question, int(index))
+    return None
+
+
+def _from_text(
+    spec: FlowSpec, question: Question, text: str, locale: str, now: datetime
+) -> tuple[str, Any] | None:
+    raw = clean_text(text, max_len=MAX_RAW).strip()
+    if not raw:
+        return None
+    kind = question.kind
+    if kind in (QuestionKind.CHOICE, QuestionKind.MULTI_CHOICE):
+        multi = kind is QuestionKind.MULTI_CHOICE
+        found = _match_options(spec, question, text, locale, multi)
+        if not found or (not multi and len(found) != 1):
+            return None
+        return raw, [o.id for o in question.options if o.id in found]
+    if kind is QuestionKind.YES_NO:
+        said = _first(spec, locale, lambda loc: parse_yes_no(text, loc))
+        if isinstance(said, bool):
+            return raw, said
+        if question.options:
+            picked = _match_options(spec, question, text, locale, multi=False)
+            if len(picked) == 1 and picked[0] in ("yes", "no"):
+                return raw, picked[0] == "yes"
+        return None
+    if kind in BANDED_KINDS:
+        value = _banded_value(spec, question, text, locale, now)
+        if value is None:
+            index = _band_by_label(spec, question, text, locale)
+            return (raw, _band_value(spec, question, index)) if index is not None else None
+        return raw, value
+    if kind is QuestionKind.EMAIL:
+        email = parse_email(text)
+        return (raw, email) if email else None
+    if kind is QuestionKind.PHONE:
+        phone = _first(spec, locale, lambda loc: parse_phone(text, loc))
+        return (raw, phone) if isinstance(phone, str) and phone else None
+    if kind is QuestionKind.NAME:
+        name = clean_text(text, max_len=MAX_NAME).strip()
+        return (raw, name) if name and not looks_gibberish(name) else None
+    if kind is QuestionKind.COMPANY:
+        return raw, clean_text(text, max_len=MAX_NAME).strip()
+    return raw, clean_text(text).strip()
+
+
+def _banded_value(spec: FlowSpec, question: Question, text: str, locale: str, now: datetime) -> Any | None:
+    kind = question.kind
+    if kind is QuestionKind.MONEY:
+        money = _first(spec, locale, lambda loc: parse_money(text, loc))
+        if money is None or _finite(money.midpoint()) is None:
+            return None
+        return {"min": money.min, "max": money.max, "currency": money.currency}
+    if kind is QuestionKind.NUMBER:
+        return _finite(_first(spec, locale, lambda loc: parse_number(text, loc)))
+    days = _first(spec, locale, lambda loc: parse_timeline(text, loc, now))
+    return days if isinstance(days, int) and not isinstance(days, bool) else None
+
+
+def _understand(
+    spec: FlowSpec, question: Question, inbound: Inbound, locale: str, now: datetime
+) -> Parsed | None:
+    if inbound.kind == "choice":
+        taps = tuple(str(c)[:100] for c in inbound.choices[:50])
+        return _from_taps(spec, question, taps, locale)
+    text = inbound.text[:MAX_INPUT] if isinstance(inbound.text, str) else ""
+    if inbound.kind == "contact":
+        if question.kind is not QuestionKind.PHONE:
+            return None
+        phone = inbound.data.get("phone") if isinstance(inbound.data, Mapping) else None
+        text = text or (phone[:100] if isinstance(phone, str) else "")
+    return _from_text(spec, question, text, locale, now)
+
+
+def _raw_of(inbound: Inbound) -> str:
+    if inbound.kind == "choice":
+        return clean_text(", ".join(str(c)[:100] for c in inbound.choices[:20]), max_len=MAX_RAW)
+    return clean_text(inbound.text[:MAX_INPUT] if isinstance(inbound.text, str) else "", max_len=MAX_RAW)
+
+
+# --------------------------------------------------------------------------- moving on
+
+
+def _knockout_for(spec: FlowSpec, question: Question, answer: Answer, state: ConversationState) -> str | None:
+    """The knock-out reason this answer triggers, if any (option/band, question, flow)."""
+    if answer.understood and not answer.skipped:
+        chosen = set(chosen_ids(question, answer))
+        for option in question.options:
+            if option.knockout is not None and option.id in chosen:
+                return option.knockout
+        number = numeric_value(spec, question, answer) if question.bands else None
+        if number is not None:
+            band = next((b for b in question.bands if b.contains(number)), None)
+            if band is not None and band.knockout is not None:
+                return band.knockout
+    elif not answer.skipped and question.knockout is not None:
+        return question.knockout
+    for knockout in spec.knockouts:
+        if knockout.when is not None and matches(knockout.when, spec, state.answers, state.facts):
+            return knockout.reason
+    return None
+
+
+def _finish(
+    spec: FlowSpec, state: ConversationState, events: list[DomainEvent], replies: list[Reply]
+) -> Turn:
+    """Score a conversation that reached ``done`` and close it."""
+    result = score(spec, state)
+    done = state.evolve(stage=result.stage, tier=result.tier, score=result.total, attempts=0)
+    events.append(LeadStageChanged(state.stage, result.stage, result.total, result.tier))
+    events.append(ConversationCompleted(result.stage, result.tier, result.total, done.knockout))
+    replies.append(_closing_reply(spec, done))
+    return Turn(done, tuple(replies), tuple(events), result)
+
+
+def _move_on(
+    spec: FlowSpec,
+    machine: FlowMachine,
+    state: ConversationState,
+    events: list[DomainEvent],
+    replies: list[Reply],
+) -> Turn:
+    """Go from ``state.state`` to the next askable question, or finish."""
+    target = machine.next_state(Cursor(state.state, state.answers, state.facts))
+    if target == DONE:
+        return _finish(spec, state.evolve(state=DONE), events, replies)
+    moved = state.evolve(state=target, path=(*state.path, target), attempts=0)
+    replies.append(_question_reply(spec, moved, spec.question_by_id[target]))
+    return Turn(moved, tuple(replies), tuple(events))
+
+
+def _record(
+    spec: FlowSpec,
+    machine: FlowMachine,
+    state: ConversationState,
+    question: Question,
+    answer: Answer,
+    events: list[DomainEvent],
+) -> Turn:
+    recorded = state.evolve(answers={**state.answers, question.id: answer}, attempts=0)
+    events.append(AnswerRecorded(question.id, answer.understood, answer.skipped))
+    reason = _knockout_for(spec, question, answer, recorded)
+    if reason is None:
+        return _move_on(spec, machine, recorded, events, [])
+    landed = machine.knock_out(Cursor(recorded.state, recorded.answers, recorded.facts))
+    out = recorded.evolve(state=landed, knockout=reason)
+    events.append(LeadKnockedOut(question.id, reason))
+    return _finish(spec, out, events, [])
+
+
+def _begin(spec: FlowSpec, machine: FlowMachine, state: ConversationState, restarted: bool) -> Turn:
+    fresh = state.evolve(
+        state=NEW,
+        stage=Stage.IN_PROGRESS,
+        tier=None,
+        score=None,
+        answers={},
+        path=(),
+        attempts=0,
+        knockout=None,
+    )
+    if restarted:
+        events: list[DomainEvent] = [ConversationRestarted()]
+        replies: list[Reply] = []
+    else:
+        events = [ConversationStarted(state.flow_id, state.flow_version, state.locale)]
+        replies = [Reply(text=tr(spec.greeting, state.locale), input="none")]
+    return _move_on(spec, machine, fresh, events, replies)
+
+
+# --------------------------------------------------------------------------- events (facts)
+
+
+def _clean_fact(value: Any) -> Any | None:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        return _finite(value) if isinstance(value, float) else value
+    if isinstance(value, str):
+        cleaned = clean_text(value[: MAX_FACT_TEXT * 4], max_len=MAX_FACT_TEXT).strip()
+        return cleaned or None
+    return None
+
+
+def apply_event(facts: Mapping[str, Any], name: str, data: Any) -> dict[str, Any]:
+    """The facts after an engagement event.
+
+    ``page_view`` counts ``pages_seen`` and keeps the ``last_page`` (``data["path"]``); any other
+    event sets a fact of its name to true. Scalar ``data`` values under plain lowercase names are
+    kept as facts too (text cleaned and cut to ``MAX_FACT_TEXT``), up to ``MAX_FACTS`` facts;
+    derived facts cannot be set this way. Anything else is ignored."""
+    out = dict(facts)
+    if not isinstance(name, str) or not _FACT_NAME.match(name):
+        return out
+    items = data.items() if isinstance(data, Mapping) else ()
+    if name == "page_view":
+        seen = out.get("pages_seen")
+        out["pages_seen"] = (seen if isinstance(seen, int) and not isinstance(seen, bool) else 0) + 1
+        path = data.get("path") if isinstance(data, Mapping) else None
+        cleaned = _clean_fact(path) if isinstance(path, str) else None
+        if cleaned is not None:
+            out["last_page"] = cleaned
+        items = ()
+    elif name not in _DERIVED_FACTS and (name in out or len(out) < MAX_FACTS):
+        out[name] = True
+    for key, value in items:
+        if not isinstance(key, str) or not _FACT_NAME.match(key) or key in _DERIVED_FACTS:
+            continue
+        cleaned = _clean_fact(value)
+        if cleaned is not None and (key in out or len(out) < MAX_FACTS):
+            out[key] = cleaned
+    return out
+
+
+def _on_event(spec: FlowSpec, state: ConversationState, inbound: Inbound) -> Turn:
+    updated = state.evolve(facts=apply_event(state.facts, inbound.name, inbound.data))
+    if not updated.completed or updated.knockout is not None or updated.stage not in _RANK:
+        return Turn(updated, ())
+    result = score(spec, updated)
+    stage = result.stage if _RANK.get(result.stage, -1) > _RANK[updated.stage] else updated.stage
+    rescored = updated.evolve(stage=stage, score=result.total, tier=result.tier)
+    events: tuple[DomainEvent, ...] = ()
+    if stage != updated.stage:
+        events = (LeadStageChanged(updated.stage, stage, result.total, result.tier),)
+    return Turn(rescored, (), events, _restaged(result, stage))
+
+
+def _restaged(result: Score, stage: Stage) -> Score:
+    if result.stage == stage:
+        return result
+    return Score(
+        total=result.total,
+        fit=result.fit,
+        engagement=result.engagement,
+        stage=stage,
+        tier=result.tier,
+        breakdown=result.breakdown,
+        confirmed=result.confirmed,
+        knockout=result.knockout,
+    )
+
+
+# --------------------------------------------------------------------------- the step
+
+
+def _command(
+    spec: FlowSpec, machine: FlowMachine, state: ConversationState, question: Question, command: Command
+) -> Turn:
+    if command == "skip":
+        if question.required:
+            return Turn(state, (_question_reply(spec, state, question, _say("needed", state.locale)),))
+        skipped = Answer(question.id, raw="", value=None, understood=True, skipped=True)
+        return _record(spec, machine, state, question, skipped, [])
+    if len(state.path) < 2:
+        return Turn(state, (_question_reply(spec, state, question, _say("first", state.locale)),))
+    previous = state.path[-2]
+    answers = {qid: a for qid, a in state.answers.items() if qid not in (previous, question.id)}
+    landed = machine.jump(Cursor(state.state, answers, state.facts), previous)
+    back = state.evolve(state=landed, path=state.path[:-1], answers=answers, attempts=0)
+    return Turn(back, (_question_reply(spec, back, spec.question_by_id[previous]),))
+
+
+def step(state: ConversationState, inbound: Inbound, spec: FlowSpec, now: datetime) -> Turn:
+    """Take one step of the conversation (see the module docstring)."""
+    if inbound.kind == "event":
+        return _on_event(spec, state, inbound)
+    machine = machine_for(spec)
+    if state.state == NEW:
+        return _begin(spec, machine, state, restarted=False)
+    command = command_of(inbound)
+    if command == "restart":
+        return _begin(spec, machine, state, restarted=True)
+    if state.completed:
+        return Turn(state, (_closing_reply(spec, state),))
+    question = spec.question_by_id.get(state.state)
+    if question is None:
+        return _begin(spec, machine, state, restarted=True)
+    if inbound.kind == "start":
+        return Turn(state, (_question_reply(spec, state, question),))
+    if command is not None:
+        return _command(spec, machine, state, question, command)
+    parsed = _understand(spec, question, inbound, state.locale, now)
+    if parsed is not None:
+        raw, value = parsed
+        return _record(spec, machine, state, question, Answer(question.id, raw, value), [])
+    attempt = state.attempts + 1
+    events: list[DomainEvent] = [AnswerNotUnderstood(question.id, attempt)]
+    if attempt >= MISSES:
+        unknown = Answer(question.id, raw=_raw_of(inbound), value=None, understood=False)
+        return _record(spec, machine, state, question, unknown, events)
+    missed = state.evolve(attempts=attempt)
+    reply = _question_reply(spec, missed, question, _hint(question, state.locale))
+    return Turn(missed, (reply,), tuple(events))

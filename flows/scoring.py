@@ -1,0 +1,437 @@
+"""Scoring: answers and engagement facts -> an explainable 0..100 score, a stage and a tier.
+
+The rules (the product's promise to sales; every point traces to one breakdown line):
+
+1. **Fit.** Each answered question gives the points of its chosen option(s), of the band its
+   value falls in (money in the flow currency, timelines in days; min inclusive, max exclusive),
+   or its own ``points`` when it has neither (contact and text questions; a yes/no question
+   without options gives them for "yes"). A question recorded as not understood or skipped
+   gives 0 and still gets a line. Each line names the question, the answer as typed, the parsed
+   value, the points and the question's ``max_points``, with the option's or band's ``reason``
+   or a generated one-line reason. A dimension's points are clamped to 0..weight; questions
+   without a dimension add to fit directly, and fit is clamped to 0..``scoring.fit``. Every
+   clamp that changes a sum adds a ``cap`` line, so the total always equals the sum of the
+   breakdown.
+2. **Engagement.** Each ``spec.engagement`` signal whose ``when`` matches gives its points. Its
+   conditions see the facts plus three derived ones: ``answered_all`` (every question on the
+   path was understood; skipping an optional one is allowed), ``hand_raise`` (an answer chose
+   a hand-raise option or band) and ``channel`` (as set by the service). Clamped to 0..``scoring.engagement``.
+3. **Junk** (negative, ``scoring.junk``, each counted once, 0 turns it off): a name typed all in
+   lowercase; an e-mail on a free domain; on a disposable domain (which replaces the free-domain
+   penalty); gibberish in a name, company or text answer.
+4. **Total** = fit + engagement + junk, clamped to 0..100.
+5. **Stage.** A knock-out -> ``disqualified`` (no tier). Otherwise ``mql`` when the total
+   reaches ``scoring.mql`` and, in N-of-M mode (``scoring.confirmed``), at least ``need`` of the
+   listed dimensions are confirmed (points >= the dimension's ``confirm_threshold``); ``sql``
+   when it is an MQL and the total reaches ``scoring.sql.score``, or a hand was raised (with
+   ``scoring.sql.hand_raise``), or ``scoring.sql.confirmed`` dimensions are confirmed; else
+   ``nurture``.
+6. **Tier.** The first of ``scoring.tiers`` (in order) whose ``min`` the total reaches and whose
+   ``when`` matches; none if none does.
+
+Everything is computed in spec order from plain lookups, so the same input gives the same score.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from flows.conditions import (
+    chosen_ids,
+    fact_names,
+    is_answered,
+    matches,
+    money_amount,
+    numeric_value,
+)
+from flows.extract import email_flags, is_lowercase_name, looks_gibberish
+from flows.model import Answer, ConversationState, Score, ScoreLine, Stage
+from flows.spec import BANDED_KINDS, Band, FlowSpec, Question, QuestionKind, tr
+
+_WORDS: dict[str, dict[str, str]] = {
+    "of": {"en": "of", "ru": "из"},
+    "not_understood": {"en": "answer not understood", "ru": "ответ не понят"},
+    "skipped": {"en": "skipped", "ru": "пропущено"},
+    "no_band": {"en": "outside every range", "ru": "вне всех диапазонов"},
+    "range": {"en": "range", "ru": "диапазон"},
+    "from": {"en": "from", "ru": "от"},
+    "to": {"en": "to", "ru": "до"},
+    "under": {"en": "under", "ru": "до"},
+    "days": {"en": "days", "ru": "дн."},
+    "yes": {"en": "yes", "ru": "да"},
+    "no": {"en": "no", "ru": "нет"},
+    "cap_high": {"en": "{title}: capped at {limit} points", "ru": "{title}: не больше {limit} баллов"},
+    "cap_low": {"en": "{title}: no less than {limit} points", "ru": "{title}: не меньше {limit} баллов"},
+    "fit": {"en": "Fit", "ru": "Соответствие"},
+    "engagement": {"en": "Engagement", "ru": "Вовлечённость"},
+    "total": {"en": "Total score", "ru": "Итоговый балл"},
+    "lowercase_name": {"en": "Name typed all in lowercase", "ru": "Имя написано строчными буквами"},
+    "free_email": {"en": "E-mail on a free domain", "ru": "E-mail на бесплатном домене"},
+    "disposable_email": {"en": "E-mail on a disposable domain", "ru": "Одноразовый e-mail"},
+    "gibberish": {"en": "Looks like gibberish", "ru": "Похоже на бессмыслицу"},
+    QuestionKind.EMAIL: {"en": "E-mail", "ru": "E-mail"},
+    QuestionKind.PHONE: {"en": "Phone", "ru": "Телефон"},
+    QuestionKind.NAME: {"en": "Name", "ru": "Имя"},
+    QuestionKind.COMPANY: {"en": "Company", "ru": "Компания"},
+}
+
+_TEXT_KINDS = (QuestionKind.NAME, QuestionKind.COMPANY, QuestionKind.TEXT)
+
+
+def word(key: str, locale: str) -> str:
+    return tr(_WORDS[key], locale)
+
+
+def format_number(value: float, locale: str) -> str:
+    """``2000000`` -> ``2 000 000`` (ru) or ``2,000,000`` (en); up to two decimals."""
+    if not math.isfinite(value):
+        return str(value)
+    rounded = round(value, 2)
+    text = f"{rounded:,.0f}" if rounded == int(rounded) else f"{rounded:,.2f}".rstrip("0")
+    if locale == "ru":
+        return text.replace(",", " ").replace(".", ",")
+    return text
+
+
+def _title(spec: FlowSpec, question: Question, locale: str) -> str:
+    if question.dimension is not None and question.dimension in spec.dimension_by_id:
+        return tr(spec.dimension_by_id[question.dimension].title, locale)
+    if question.kind in _WORDS:
+        return word(question.kind, locale)
+    text = tr(question.text, locale)
+    return text if len(text) <= 60 else text[:59] + "…"
+
+
+def _band_words(band: Band, question: Question, spec: FlowSpec, locale: str) -> str:
+    if band.label is not None:
+        return tr(band.label, locale)
+    unit = f" {spec.currency}" if question.kind is QuestionKind.MONEY else ""
+    if question.kind is QuestionKind.TIMELINE:
+        unit = f" {word('days', locale)}"
+    low = None if band.min is None else format_number(band.min, locale) + unit
+    high = None if band.max is None else format_number(band.max, locale) + unit
+    if low is not None and high is not None:
+        return f"{word('range', locale)} {word('from', locale)} {low} {word('to', locale)} {high}"
+    if low is not None:
+        return f"{word('range', locale)} {word('from', locale)} {low}"
+    if high is not None:
+        return f"{word('range', locale)} {word('under', locale)} {high}"
+    return word("range", locale)
+
+
+def describe_value(spec: FlowSpec, question: Question, answer: Answer, locale: str) -> str:
+    """The parsed value in words, e.g. ``2 000 000 RUB``, ``90 дн.``, option labels."""
+    value = answer.value
+    kind = question.kind
+    if kind is QuestionKind.YES_NO and isinstance(value, bool):
+        return word("yes" if value else "no", locale)
+    if kind in (QuestionKind.CHOICE, QuestionKind.MULTI_CHOICE):
+        labels = {o.id: tr(o.label, locale) for o in question.options}
+        return ", ".join(labels.get(i, i) for i in chosen_ids(question, answer))
+    if kind in BANDED_KINDS and isinstance(value, Mapping):
+        return _describe_range(spec, question, value, locale)
+    if kind in BANDED_KINDS:
+        number = numeric_value(spec, question, answer)
+        if number is None:
+            return ""
+        return format_number(number, locale) + _unit(spec, question, locale)
+    return str(value) if value is not None else ""
+
+
+def _unit(spec: FlowSpec, question: Question, locale: str) -> str:
+    if question.kind is QuestionKind.MONEY:
+        return f" {spec.currency}"
+    return f" {word('days', locale)}" if question.kind is QuestionKind.TIMELINE else ""
+
+
+def _describe_range(spec: FlowSpec, question: Question, value: Mapping[str, Any], locale: str) -> str:
+    """A range value in words: ``2 000 000 RUB``, ``1 000 000–2 000 000 RUB``, ``$15,000 ≈ ...``."""
+    amount = money_amount(spec, value)
+    if amount is None:
+        return ""
+    low, high = value.get("min"), value.get("max")
+    currency = value.get("currency")
+    foreign = (
+        isinstance(currency, str)
+        and currency != spec.currency
+        and currency in spec.exchange_rates
+        and question.kind is QuestionKind.MONEY
+    )
+    unit = f" {currency}" if foreign else _unit(spec, question, locale)
+    if isinstance(low, int | float) and isinstance(high, int | float) and low != high:
+        shown = f"{format_number(low, locale)}–{format_number(high, locale)}{unit}"
+    elif foreign:
+        shown = f"{format_number(amount / spec.exchange_rates[str(currency)], locale)}{unit}"
+    else:
+        return f"{format_number(amount, locale)}{unit}"
+    if foreign or question.kind is QuestionKind.MONEY:
+        return f"{shown} ≈ {format_number(amount, locale)}{_unit(spec, question, locale)}"
+    return shown
+
+
+def _points_words(points: int, max_points: int, locale: str) -> str:
+    return f"{points:+d} {word('of', locale)} {max_points}"
+
+
+def _fit_line(spec: FlowSpec, question: Question, answer: Answer, locale: str) -> tuple[ScoreLine, bool]:
+    """The breakdown line of one answered question, and whether it raised a hand."""
+    title = _title(spec, question, locale)
+    quoted = f"«{answer.raw}»" if locale == "ru" else f'"{answer.raw}"'
+    max_points = question.max_points
+
+    def line(points: int, reason: str) -> ScoreLine:
+        return ScoreLine(
+            category="fit",
+            source=question.id,
+            dimension=question.dimension,
+            answer=answer.raw,
+            value=answer.value,
+            points=points,
+            max_points=max_points,
+            reason=reason,
+        )
+
+    if not is_answered(answer):
+        what = word("skipped" if answer.skipped else "not_understood", locale)
+        return line(0, f"{title}: {quoted} — {what}: {_points_words(0, max_points, locale)}"), False
+
+    shown = describe_value(spec, question, answer, locale)
+    arrow = f"{title}: {quoted} → {shown}" if shown else f"{title}: {quoted}"
+    if question.options:
+        chosen = set(chosen_ids(question, answer))
+        picked = [o for o in question.options if o.id in chosen]
+        points = sum(o.points for o in picked)
+        hand = any(o.hand_raise for o in picked)
+        if len(picked) == 1 and picked[0].reason is not None:
+            return line(points, tr(picked[0].reason, locale)), hand
+        return line(points, f"{arrow}: {_points_words(points, max_points, locale)}"), hand
+    if question.bands:
+        number = numeric_value(spec, question, answer)
+        band = next((b for b in question.bands if number is not None and b.contains(number)), None)
+        if band is None:
+            reason = f"{arrow}, {word('no_band', locale)}: {_points_words(0, max_points, locale)}"
+            return line(0, reason), False
+        if band.reason is not None:
+            return line(band.points, tr(band.reason, locale)), band.hand_raise
+        band_words = _band_words(band, question, spec, locale)
+        reason = f"{arrow}, {band_words}: {_points_words(band.points, max_points, locale)}"
+        return line(band.points, reason), band.hand_raise
+    own = question.points
+    if question.kind is QuestionKind.YES_NO and answer.value is not True:
+        own = 0
+    if question.reason is not None:
+        return line(own, tr(question.reason, locale)), False
+    return line(own, f"{arrow}: {_points_words(own, max_points, locale)}"), False
+
+
+def _cap_line(
+    source: str, dimension: str | None, title: str, raw: int, low: int, high: int, locale: str
+) -> tuple[int, ScoreLine | None]:
+    """Clamp ``raw`` to ``low..high``; the line that explains the difference, if any."""
+    clamped = min(max(raw, low), high)
+    if clamped == raw:
+        return clamped, None
+    key, limit = ("cap_high", high) if raw > high else ("cap_low", low)
+    reason = word(key, locale).format(title=title, limit=limit)
+    return clamped, ScoreLine(
+        category="cap",
+        source=source,
+        dimension=dimension,
+        answer="",
+        value=raw,
+        points=clamped - raw,
+        max_points=0,
+        reason=reason,
+    )
+
+
+def _asked(spec: FlowSpec, state: ConversationState) -> list[tuple[Question, Answer]]:
+    return [(q, state.answers[q.id]) for q in spec.questions if q.id in state.answers]
+
+
+def facts_view(spec: FlowSpec, state: ConversationState) -> dict[str, Any]:
+    """The facts conditions see: the stored facts plus ``answered_all``, ``hand_raise``, ``channel``."""
+    asked = _asked(spec, state)
+    view = dict(state.facts)
+    view["answered_all"] = bool(asked) and all(a.understood for _, a in asked)
+    view["hand_raise"] = raised_hand(spec, state)
+    if "channel" not in view:
+        view["channel"] = None
+    return view
+
+
+def raised_hand(spec: FlowSpec, state: ConversationState) -> bool:
+    """Whether an answer chose an option or fell in a band marked ``hand_raise``."""
+    for question, answer in _asked(spec, state):
+        if not is_answered(answer):
+            continue
+        chosen = set(chosen_ids(question, answer))
+        if any(o.hand_raise and o.id in chosen for o in question.options):
+            return True
+        number = numeric_value(spec, question, answer) if question.bands else None
+        if number is not None and any(b.hand_raise and b.contains(number) for b in question.bands):
+            return True
+    return False
+
+
+def _junk_lines(spec: FlowSpec, state: ConversationState, locale: str) -> list[ScoreLine]:
+    junk = spec.scoring.junk
+    found: dict[str, tuple[str, Any]] = {}
+    for question, answer in _asked(spec, state):
+        if not is_answered(answer):
+            continue
+        text = answer.value if isinstance(answer.value, str) else answer.raw
+        if question.kind is QuestionKind.NAME and is_lowercase_name(text):
+            found.setdefault("lowercase_name", (answer.raw, answer.value))
+        if question.kind is QuestionKind.EMAIL and isinstance(answer.value, str):
+            free, disposable = email_flags(answer.value)
+            if disposable:
+                found.setdefault("disposable_email", (answer.raw, answer.value))
+            elif free:
+                found.setdefault("free_email", (answer.raw, answer.value))
+        if question.kind in _TEXT_KINDS and looks_gibberish(text):
+            found.setdefault("gibberish", (answer.raw, answer.value))
+    lines = []
+    for name in ("lowercase_name", "free_email", "disposable_email", "gibberish"):
+        points = int(getattr(junk, name))
+        if name not in found or points == 0:
+            continue
+        raw, value = found[name]
+        lines.append(
+            ScoreLine(
+                category="junk",
+                source=name,
+                dimension=None,
+                answer=raw,
+                value=value,
+                points=points,
+                max_points=0,
+                reason=f"{word(name, locale)}: {raw} ({points:+d})",
+            )
+        )
+    return lines
+
+
+def _engagement_lines(
+    spec: FlowSpec, state: ConversationState, view: Mapping[str, Any], locale: str
+) -> list[ScoreLine]:
+    lines = []
+    for signal in spec.engagement:
+        if not matches(signal.when, spec, state.answers, view):
+            continue
+        names = fact_names(signal.when)
+        shown = ", ".join(str(view[n]) for n in names if view.get(n) is not None)
+        lines.append(
+            ScoreLine(
+                category="engagement",
+                source=signal.id,
+                dimension=None,
+                answer=shown,
+                value={n: view.get(n) for n in names},
+                points=signal.points,
+                max_points=signal.points,
+                reason=f"{tr(signal.reason, locale)}: {signal.points:+d}",
+            )
+        )
+    return lines
+
+
+def score(spec: FlowSpec, state: ConversationState, locale: str | None = None) -> Score:
+    """Score a conversation by the rules in the module docstring; reasons in ``locale``."""
+    loc = locale or state.locale
+    breakdown: list[ScoreLine] = []
+    hand = False
+    dimension_points: dict[str, int] = {}
+    fit_raw = 0
+    for dim in spec.dimensions:
+        dim_sum = 0
+        for question in spec.questions:
+            if question.dimension != dim.id or question.id not in state.answers:
+                continue
+            fit_line, raised = _fit_line(spec, question, state.answers[question.id], loc)
+            hand = hand or raised
+            breakdown.append(fit_line)
+            dim_sum += fit_line.points
+        clamped, cap = _cap_line(dim.id, dim.id, tr(dim.title, loc), dim_sum, 0, dim.weight, loc)
+        if cap is not None:
+            breakdown.append(cap)
+        dimension_points[dim.id] = clamped
+        fit_raw += clamped
+    for question in spec.questions:
+        if question.dimension is None and question.id in state.answers:
+            fit_line, raised = _fit_line(spec, question, state.answers[question.id], loc)
+            hand = hand or raised
+            breakdown.append(fit_line)
+            fit_raw += fit_line.points
+    fit, cap = _cap_line("fit", None, word("fit", loc), fit_raw, 0, spec.scoring.fit, loc)
+    if cap is not None:
+        breakdown.append(cap)
+
+    view = facts_view(spec, state)
+    engagement_lines = _engagement_lines(spec, state, view, loc)
+    breakdown.extend(engagement_lines)
+    engagement, cap = _cap_line(
+        "engagement",
+        None,
+        word("engagement", loc),
+        sum(line.points for line in engagement_lines),
+        0,
+        spec.scoring.engagement,
+        loc,
+    )
+    if cap is not None:
+        breakdown.append(cap)
+
+    junk_lines = _junk_lines(spec, state, loc)
+    breakdown.extend(junk_lines)
+    raw_total = fit + engagement + sum(line.points for line in junk_lines)
+    total, cap = _cap_line("total", None, word("total", loc), raw_total, 0, 100, loc)
+    if cap is not None:
+        breakdown.append(cap)
+
+    confirmed = tuple(d.id for d in spec.dimensions if dimension_points[d.id] >= d.confirm_threshold)
+    stage, tier = _stage_and_tier(spec, state, view, total, confirmed, hand)
+    return Score(
+        total=total,
+        fit=fit,
+        engagement=engagement,
+        stage=stage,
+        tier=tier,
+        breakdown=tuple(breakdown),
+        confirmed=confirmed,
+        knockout=state.knockout,
+    )
+
+
+def _stage_and_tier(
+    spec: FlowSpec,
+    state: ConversationState,
+    view: Mapping[str, Any],
+    total: int,
+    confirmed: tuple[str, ...],
+    hand: bool,
+) -> tuple[Stage, str | None]:
+    if state.knockout is not None:
+        return Stage.DISQUALIFIED, None
+    rules = spec.scoring
+    counted = len(confirmed)
+    if rules.confirmed is not None and rules.confirmed.of is not None:
+        counted = sum(1 for d in confirmed if d in rules.confirmed.of)
+    mql = total >= rules.mql and (rules.confirmed is None or counted >= rules.confirmed.need)
+    sql = mql and (
+        (rules.sql.score is not None and total >= rules.sql.score)
+        or (rules.sql.hand_raise and hand)
+        or (rules.sql.confirmed is not None and counted >= rules.sql.confirmed)
+    )
+    stage = Stage.SQL if sql else Stage.MQL if mql else Stage.NURTURE
+    tier = next(
+        (
+            t.tier
+            for t in rules.tiers
+            if total >= t.min and (t.when is None or matches(t.when, spec, state.answers, view))
+        ),
+        None,
+    )
+    return stage, tier
