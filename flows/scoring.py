@@ -13,8 +13,8 @@ The rules (the product's promise to sales; every point traces to one breakdown l
    clamp that changes a sum adds a ``cap`` line, so the total always equals the sum of the
    breakdown.
 2. **Engagement.** Each ``spec.engagement`` signal whose ``when`` matches gives its points. Its
-   conditions see the facts plus three derived ones: ``answered_all`` (every question on the
-   path was understood; skipping an optional one is allowed), ``hand_raise`` (an answer chose
+   conditions see the facts plus three derived ones: ``answered_all`` (every askable question
+   has an understood answer; skipping an optional one is allowed), ``hand_raise`` (an answer chose
    a hand-raise option or band) and ``channel`` (as set by the service). Clamped to 0..``scoring.engagement``.
 3. **Junk** (negative, ``scoring.junk``, each counted once, 0 turns it off): a name typed all in
    lowercase; an e-mail on a free domain; on a disposable domain (which replaces the free-domain
@@ -253,9 +253,12 @@ def _asked(spec: FlowSpec, state: ConversationState) -> list[tuple[Question, Ans
 
 def facts_view(spec: FlowSpec, state: ConversationState) -> dict[str, Any]:
     """The facts conditions see: the stored facts plus ``answered_all``, ``hand_raise``, ``channel``."""
-    asked = _asked(spec, state)
     view = dict(state.facts)
-    view["answered_all"] = bool(asked) and all(a.understood for _, a in asked)
+    view["answered_all"] = all(
+        q.id in state.answers and state.answers[q.id].understood
+        for q in spec.questions
+        if q.ask_if is None or matches(q.ask_if, spec, state.answers, state.facts)
+    )
     view["hand_raise"] = raised_hand(spec, state)
     if "channel" not in view:
         view["channel"] = None
