@@ -1,0 +1,225 @@
+"""SQL implementations of the ports in ``flows.ports``.
+
+Writes go through the group-commit writer (``storage.writer``): a turn costs the caller no
+statement of its own, only a share of one batch transaction. Reads of conversation state are
+answered from a per-process cache that every committed write refreshes; a stale entry (another
+process saved the conversation meanwhile) cannot do harm, because the write it leads to fails the
+batch's version check with ``ConcurrentUpdate``, which also evicts the entry, and the service
+retries from a fresh read. Transcript and score views read the database through the ORM, off the
+hot path. Nothing here commits on its own behalf outside the writer's unit of work.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import OrderedDict
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from sqlalchemy import select, tuple_
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from flows.errors import ConcurrentUpdate, FlowVersionConflict
+from flows.model import ConversationState, Stage
+from flows.ports import (
+    ConversationView,
+    Identity,
+    NewConversation,
+    ScoreSnapshot,
+    StoredConversation,
+    StoredMessage,
+    TurnWrite,
+)
+from storage.db import make_sessionmaker, writer
+from storage.tables import Conversation, FlowVersion, LeadIdentity, Message, ScoreSnapshotRow
+from storage.writer import GroupCommitWriter, WriterStats
+
+
+class SqlConversationStore:
+    """``flows.ports.ConversationStore`` over SQLAlchemy (SQLite or PostgreSQL)."""
+
+    def __init__(self, engine: AsyncEngine, *, cache_size: int = 50_000, max_batch: int = 500) -> None:
+        self._engine = engine
+        self._sessions = make_sessionmaker(engine)
+        self._writer = GroupCommitWriter(engine, max_batch=max_batch)
+        self._cache: OrderedDict[uuid.UUID, StoredConversation] = OrderedDict()
+        self._cache_size = cache_size
+        self.cache_hits = 0
+        self.cache_misses = 0
+
+    @property
+    def stats(self) -> WriterStats:
+        return self._writer.stats
+
+    async def aclose(self) -> None:
+        """Finish the queued writes; the engine stays open (its owner disposes of it)."""
+        await self._writer.aclose()
+
+    async def find_lead(self, identities: Sequence[Identity]) -> uuid.UUID | None:
+        if not identities:
+            return None
+        c = LeadIdentity.__table__.c
+        query = (
+            select(c.lead_id)
+            .where(tuple_(c.kind, c.value).in_([(i.kind, i.value) for i in identities]))
+            .limit(1)
+        )
+        async with self._engine.connect() as conn:
+            return (await conn.execute(query)).scalar_one_or_none()
+
+    async def create(self, new: NewConversation) -> StoredConversation:
+        stored = await self._writer.submit(new)
+        self._remember(stored)
+        return stored
+
+    async def load(self, conversation_id: uuid.UUID) -> StoredConversation | None:
+        cached = self._cache.get(conversation_id)
+        if cached is not None:
+            self._cache.move_to_end(conversation_id)
+            self.cache_hits += 1
+            return cached
+        self.cache_misses += 1
+        c = Conversation.__table__.c
+        query = select(
+            c.id,
+            c.lead_id,
+            c.channel,
+            c.flow_id,
+            c.flow_version,
+            c.version,
+            c.state,
+            c.created_at,
+            c.updated_at,
+        ).where(c.id == conversation_id)
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(query)).first()
+        if row is None:
+            return None
+        stored = StoredConversation(
+            id=row.id,
+            lead_id=row.lead_id,
+            channel=row.channel,
+            flow_id=row.flow_id,
+            flow_version=row.flow_version,
+            version=row.version,
+            state=ConversationState.from_json(row.state),
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
+        self._remember(stored)
+        return stored
+
+    async def save_turn(self, turn: TurnWrite) -> StoredConversation:
+        try:
+            stored = await self._writer.submit(turn)
+        except ConcurrentUpdate:
+            self._cache.pop(turn.conversation_id, None)
+            raise
+        self._remember(stored)
+        return stored
+
+    def forget(self, conversation_id: uuid.UUID) -> None:
+        self._cache.pop(conversation_id, None)
+
+    def _remember(self, stored: StoredConversation) -> None:
+        known = self._cache.get(stored.id)
+        if known is not None and known.version > stored.version:
+            return
+        self._cache[stored.id] = stored
+        self._cache.move_to_end(stored.id)
+        if len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+
+    async def view(self, conversation_id: uuid.UUID) -> ConversationView | None:
+        async with self._sessions() as session:
+            row = await session.get(Conversation, conversation_id, populate_existing=True)
+            if row is None:
+                return None
+            transcript = (
+                await session.scalars(
+                    select(Message).where(Message.conversation_id == conversation_id).order_by(Message.id)
+                )
+            ).all()
+            snapshot = (
+                await session.scalars(
+                    select(ScoreSnapshotRow)
+                    .where(ScoreSnapshotRow.conversation_id == conversation_id)
+                    .order_by(ScoreSnapshotRow.id.desc())
+                    .limit(1)
+                )
+            ).first()
+        stored = StoredConversation(
+            id=row.id,
+            lead_id=row.lead_id,
+            channel=row.channel,
+            flow_id=row.flow_id,
+            flow_version=row.flow_version,
+            version=row.version,
+            state=ConversationState.from_json(row.state),
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
+        score = (
+            None
+            if snapshot is None
+            else ScoreSnapshot(
+                total=snapshot.total,
+                fit=snapshot.fit,
+                engagement=snapshot.engagement,
+                stage=Stage(snapshot.stage),
+                tier=snapshot.tier,
+                breakdown=tuple(snapshot.breakdown),
+            )
+        )
+        lines = tuple(
+            StoredMessage(
+                seq=m.id,
+                direction="in" if m.direction == "in" else "out",
+                kind=m.kind,
+                text=m.text,
+                payload=m.payload,
+                created_at=m.created_at,
+            )
+            for m in transcript
+        )
+        return ConversationView(conversation=stored, transcript=lines, score=score)
+
+
+class SqlFlowVersionStore:
+    """``flows.ports.FlowVersionStore``: the exact sources of the flow versions in use."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._writer = writer(engine)
+
+    async def record(self, flow_id: str, version: int, sha256: str, source: str) -> None:
+        table = FlowVersion.__table__
+        values = {
+            "flow_id": flow_id,
+            "version": version,
+            "sha256": sha256,
+            "source": source,
+            "created_at": datetime.now(UTC),
+        }
+        dialect = postgresql if self._engine.dialect.name == "postgresql" else sqlite
+        statement = dialect.insert(table).values(**values).on_conflict_do_nothing()
+        async with self._writer.begin() as conn:
+            await conn.execute(statement)
+            kept = (
+                await conn.execute(
+                    select(table.c.sha256).where(table.c.flow_id == flow_id, table.c.version == version)
+                )
+            ).scalar_one()
+        if kept != sha256:
+            raise FlowVersionConflict(flow_id, version)
+
+    async def source(self, flow_id: str, version: int) -> str | None:
+        table = FlowVersion.__table__
+        async with self._engine.connect() as conn:
+            found = (
+                await conn.execute(
+                    select(table.c.source).where(table.c.flow_id == flow_id, table.c.version == version)
+                )
+            ).scalar_one_or_none()
+        return None if found is None else str(found)

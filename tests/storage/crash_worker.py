@@ -1,0 +1,57 @@
+"""A process that runs one conversation against a database, for the crash test.
+
+    python -m tests.storage.crash_worker URL start            -> prints "started <id>"
+    python -m tests.storage.crash_worker URL answer <id> A B  -> answers A, B, ... one by one,
+                                                                 printing "saved <n> <answer>" after
+                                                                 each turn is committed
+    python -m tests.storage.crash_worker URL resume <id>      -> prints "question <id>" (what the
+                                                                 conversation asks now)
+
+Every line is flushed at once: the test kills this process right after reading one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+from flows.catalog import FlowCatalog
+from flows.model import Inbound
+from flows.service import ConversationService, SystemClock
+from storage.db import check_schema, make_engine
+from storage.repositories import SqlConversationStore, SqlFlowVersionStore
+from tests.storage.conftest import FLOW_ID, flow_source
+
+
+def _say(line: str) -> None:
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+async def main(url: str, command: str, args: list[str]) -> None:
+    engine = make_engine(url)
+    await check_schema(engine)
+    catalog = FlowCatalog()
+    catalog.add(flow_source(1))
+    store = SqlConversationStore(engine)
+    service = ConversationService(store, SqlFlowVersionStore(engine), catalog, SystemClock())
+    try:
+        if command == "start":
+            started = await service.start_conversation(FLOW_ID, "web", "en", {"visitor_id": "crash"})
+            _say(f"started {started.conversation_id}")
+        elif command == "answer":
+            cid, answers = args[0], args[1:]
+            for n, answer in enumerate(answers, start=1):
+                await service.handle_message(cid, Inbound.tap(answer))
+                _say(f"saved {n} {answer}")
+                await asyncio.sleep(0.2)
+        elif command == "resume":
+            replies = await service.handle_message(args[0], Inbound(kind="start"))
+            _say(f"question {replies[-1].question_id}")
+    finally:
+        await store.aclose()
+        await engine.dispose()
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1], sys.argv[2], sys.argv[3:]))
