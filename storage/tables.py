@@ -134,7 +134,9 @@ class Conversation(Base):
     flow_version: Mapped[int] = mapped_column(Integer)
     stage: Mapped[str] = mapped_column(String(16), index=True)
     version: Mapped[int] = mapped_column(Integer)
-    state: Mapped[dict[str, Any]]
+    # Plain JSON on PostgreSQL too: kept as written (JSONB would reorder the answers) and cheaper
+    # to write; nothing queries inside it.
+    state: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 

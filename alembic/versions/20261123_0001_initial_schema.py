@@ -59,7 +59,7 @@ def upgrade() -> None:
         sa.Column("flow_version", sa.Integer(), nullable=False),
         sa.Column("stage", sa.String(length=16), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
-        sa.Column("state", JSON, nullable=False),
+        sa.Column("state", sa.JSON(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(

@@ -1,11 +1,9 @@
 """A process that runs one conversation against a database, for the crash test.
 
-    python -m tests.storage.crash_worker URL start            -> prints "started <id>"
-    python -m tests.storage.crash_worker URL answer <id> A B  -> answers A, B, ... one by one,
-                                                                 printing "saved <n> <answer>" after
-                                                                 each turn is committed
-    python -m tests.storage.crash_worker URL resume <id>      -> prints "question <id>" (what the
-                                                                 conversation asks now)
+    python crash_worker.py URL start            -> prints "started <id>"
+    python crash_worker.py URL answer <id> A B  -> taps A, B, ... one by one, printing
+                                                   "saved <n> <answer>" once each turn is committed
+    python crash_worker.py URL resume <id>      -> prints "question <id>": what it asks now
 
 Every line is flushed at once: the test kills this process right after reading one.
 """
@@ -14,13 +12,16 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from pathlib import Path
 
 from flows.catalog import FlowCatalog
 from flows.model import Inbound
 from flows.service import ConversationService, SystemClock
 from storage.db import check_schema, make_engine
 from storage.repositories import SqlConversationStore, SqlFlowVersionStore
-from tests.storage.conftest import FLOW_ID, flow_source
+
+FLOW = Path(__file__).parent / "flows" / "demo_v1.yaml"
+FLOW_ID = "storage_demo"
 
 
 def _say(line: str) -> None:
@@ -32,7 +33,7 @@ async def main(url: str, command: str, args: list[str]) -> None:
     engine = make_engine(url)
     await check_schema(engine)
     catalog = FlowCatalog()
-    catalog.add(flow_source(1))
+    catalog.add(FLOW.read_text(encoding="utf-8"))
     store = SqlConversationStore(engine)
     service = ConversationService(store, SqlFlowVersionStore(engine), catalog, SystemClock())
     try:
