@@ -18,14 +18,14 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from transitions import EventData, Machine
 
 from flows.conditions import matches
 from flows.model import Answer
-from flows.spec import FlowSpec, Question
+from flows.spec import Condition, FlowSpec, Question
 
 NEW = "new"
 DONE = "done"
@@ -46,8 +46,15 @@ class Cursor:
 
 @dataclass(frozen=True, slots=True)
 class FlowMachine:
+    """A spec's machine plus what is derived from the spec once: for each state, how many later
+    questions are always asked and the ``ask_if`` conditions of the others (for progress), and a
+    memo the engine fills with per-spec values such as buttons per question and locale."""
+
     spec: FlowSpec
     machine: Machine
+    always_after: dict[str, int] = field(default_factory=dict)
+    maybe_after: dict[str, tuple[Condition, ...]] = field(default_factory=dict)
+    memo: dict[Any, Any] = field(default_factory=dict)
 
     def fire(self, trigger: str, cursor: Cursor) -> str:
         """Fire ``trigger`` for ``cursor`` and return the state it lands in."""
@@ -97,7 +104,13 @@ def build_machine(spec: FlowSpec) -> FlowMachine:
             machine.add_transition("next", source, target.id, conditions=[guard] if guard else None)
         machine.add_transition("next", source, DONE)
     machine.add_transition("knock_out", "*", DONE)
-    return FlowMachine(spec, machine)
+    always_after: dict[str, int] = {}
+    maybe_after: dict[str, tuple[Condition, ...]] = {}
+    for position, source in enumerate(sources):
+        later = spec.questions[position:]
+        always_after[source] = sum(1 for q in later if q.ask_if is None)
+        maybe_after[source] = tuple(q.ask_if for q in later if q.ask_if is not None)
+    return FlowMachine(spec, machine, always_after, maybe_after)
 
 
 _cache: OrderedDict[int, FlowMachine] = OrderedDict()

@@ -14,7 +14,7 @@ The rules (the product's promise to sales; every point traces to one breakdown l
    breakdown.
 2. **Engagement.** Each ``spec.engagement`` signal whose ``when`` matches gives its points. Its
    conditions see the facts plus three derived ones: ``answered_all`` (every askable question
-   has an understood answer; skipping an optional one is allowed), ``hand_raise`` (an answer chose
+   has an answer that was understood and not skipped), ``hand_raise`` (an answer chose
    a hand-raise option or band) and ``channel`` (as set by the service). Clamped to 0..``scoring.engagement``.
 3. **Junk** (negative, ``scoring.junk``, each counted once, 0 turns it off): a name typed all in
    lowercase; an e-mail on a free domain; on a disposable domain (which replaces the free-domain
@@ -255,7 +255,7 @@ def facts_view(spec: FlowSpec, state: ConversationState) -> dict[str, Any]:
     """The facts conditions see: the stored facts plus ``answered_all``, ``hand_raise``, ``channel``."""
     view = dict(state.facts)
     view["answered_all"] = all(
-        q.id in state.answers and state.answers[q.id].understood
+        is_answered(state.answers.get(q.id))
         for q in spec.questions
         if q.ask_if is None or matches(q.ask_if, spec, state.answers, state.facts)
     )

@@ -552,9 +552,9 @@ def weak_lead(chat: Any) -> None:
     chat.tap("no")
     chat.say("Иван")
     chat.say("ivan@acme.ru")
-    chat.tap("cmd:skip")
-    chat.tap("cmd:skip")
-    chat.tap("cmd:skip")
+    chat.say("Acme")
+    chat.say("+7 999 123-45-67")
+    chat.say("Пока всё")
 
 
 def test_engagement_after_completion_can_raise_the_stage(mini: FlowSpec, open_chat: OpenChat) -> None:

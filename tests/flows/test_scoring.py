@@ -41,9 +41,9 @@ STRONG = {
     "demo": ("Да", True),
     "name": ("Иван", "Иван"),
     "email": ("ivan@acme.ru", "ivan@acme.ru"),
-    "company": Answer("company", "", None, skipped=True),
-    "phone": Answer("phone", "", None, skipped=True),
-    "comment": Answer("comment", "", None, skipped=True),
+    "company": ("Acme", "Acme"),
+    "phone": ("+7 999 123-45-67", "+79991234567"),
+    "comment": ("Позвоните утром", "Позвоните утром"),
 }
 
 
@@ -142,10 +142,19 @@ def test_engagement_signals_and_their_cap(mini: FlowSpec) -> None:
     assert_consistent(result)
 
 
-def test_answered_all_needs_every_answer_understood(mini: FlowSpec) -> None:
-    unknown = Answer("team", "много", None, understood=False)
-    result = score(mini, state(mini, **{**STRONG, "team": unknown}))
+@pytest.mark.parametrize(
+    "gap",
+    [
+        Answer("team", "много", None, understood=False),
+        Answer("team", "", None, skipped=True),
+        None,
+    ],
+)
+def test_answered_all_needs_every_askable_question_answered(mini: FlowSpec, gap: Answer | None) -> None:
+    answers = {**STRONG, "team": gap} if gap is not None else {k: v for k, v in STRONG.items() if k != "team"}
+    result = score(mini, state(mini, **answers))
     assert "all" not in [source for source, _ in lines(result, "engagement")]
+    assert "all" in [source for source, _ in lines(score(mini, state(mini, **STRONG)), "engagement")]
 
 
 def test_junk_signals_each_count_once(mini: FlowSpec) -> None:

@@ -1,0 +1,170 @@
+"""Engine throughput and memory, in process, with a baseline measured in the same run.
+
+    python -m bench.engine [--seconds S]
+
+Scripted conversations (a mix of button taps and typed answers, including one miss and one
+"back") run through ``flows.engine.step`` on the shipped BANT flow and one more shipped flow.
+Printed: full conversations and turns per second on one core; memory per 10,000 conversation
+states as held between turns (the objects, and their JSON form); and the baseline the design
+avoids, one ``transitions.Machine`` per conversation: time per create and memory per 10,000
+(measured on a sample and scaled), with the ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import time
+import tracemalloc
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from flows.engine import step
+from flows.machine import build_machine
+from flows.model import ConversationState, Inbound, Reply
+from flows.spec import LIBRARY, FlowSpec, QuestionKind, library_path, load_library_flow, tr
+
+NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+STATES = 10_000
+MACHINE_SAMPLE = 300
+
+TYPED = {
+    QuestionKind.NUMBER: "около 50",
+    QuestionKind.MONEY: "около 2 млн руб",
+    QuestionKind.TIMELINE: "через пару месяцев",
+    QuestionKind.EMAIL: "ivan.petrov@acme.ru",
+    QuestionKind.PHONE: "+7 999 123-45-67",
+    QuestionKind.NAME: "Иван Петров",
+    QuestionKind.COMPANY: "ООО Ромашка",
+    QuestionKind.TEXT: "Хотим быстрее отвечать на заявки с сайта",
+    QuestionKind.YES_NO: "да",
+}
+
+
+def _answer(spec: FlowSpec, reply: Reply, turn: int) -> Inbound:
+    """Even turns tap the first button that keeps the lead in; odd turns type the answer."""
+    question = spec.question_by_id[reply.question_id or ""]
+    safe = [o for o in question.options if o.knockout is None]
+    if question.kind in (QuestionKind.CHOICE, QuestionKind.MULTI_CHOICE) and safe:
+        return Inbound.tap(safe[0].id) if turn % 2 == 0 else Inbound.typed(tr(safe[0].label, "ru"))
+    bands = [f"band:{i}" for i, b in enumerate(question.bands) if b.knockout is None and b.label is not None]
+    if bands and turn % 2 == 0:
+        return Inbound.tap(bands[-1])
+    return Inbound.typed(TYPED[question.kind])
+
+
+def script_for(spec: FlowSpec) -> list[Inbound]:
+    """One full conversation's inputs: start, answers, one miss and one "back" on the way."""
+    state = ConversationState(spec.id, spec.version, "ru")
+    script = [Inbound(kind="start")]
+    turn = step(state, script[0], spec, NOW)
+    extras = [Inbound.typed("не знаю, сложно сказать"), Inbound.typed("назад")]
+    n = 0
+    while not turn.state.completed:
+        n += 1
+        inbound = extras.pop(0) if n in (2, 4) else _answer(spec, turn.replies[-1], n)
+        script.append(inbound)
+        turn = step(turn.state, inbound, spec, NOW)
+        if n > 200:
+            raise RuntimeError(f"{spec.id}: the scripted conversation does not end")
+    return script
+
+
+def run_conversation(spec: FlowSpec, script: list[Inbound], facts: dict[str, Any]) -> ConversationState:
+    state = ConversationState(spec.id, spec.version, "ru", facts=facts)
+    for inbound in script:
+        state = step(state, inbound, spec, NOW).state
+    return state
+
+
+def throughput(spec: FlowSpec, script: list[Inbound], seconds: float) -> tuple[float, float, int]:
+    run_conversation(spec, script, {})
+    done = 0
+    started = time.perf_counter()
+    deadline = started + seconds
+    while time.perf_counter() < deadline:
+        for _ in range(20):
+            run_conversation(spec, script, {"utm_source": "google"})
+        done += 20
+    elapsed = time.perf_counter() - started
+    return done / elapsed, done * len(script) / elapsed, len(script)
+
+
+def measured(build: Callable[[], Any]) -> tuple[Any, int]:
+    """(what ``build`` made, bytes it still holds)."""
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.take_snapshot()
+    made = build()
+    gc.collect()
+    after = tracemalloc.take_snapshot()
+    tracemalloc.stop()
+    grown = sum(s.size_diff for s in after.compare_to(before, "filename"))
+    return made, grown
+
+
+def state_memory(spec: FlowSpec, script: list[Inbound]) -> tuple[int, int, int]:
+    """Bytes for 10k states between turns: as ``step`` leaves them, as loaded from JSON, as JSON."""
+    cut = len(script) // 2
+    middle = script[:cut]
+
+    def from_steps() -> list[ConversationState]:
+        return [run_conversation(spec, middle, {"utm_source": "google"}) for _ in range(STATES)]
+
+    states, stepped = measured(from_steps)
+    encoded = [json.dumps(s.to_json(), ensure_ascii=False) for s in states]
+    del states
+    _, loaded = measured(lambda: [ConversationState.from_json(json.loads(text)) for text in encoded])
+    _, as_json = measured(lambda: [json.dumps(json.loads(text), ensure_ascii=False) for text in encoded])
+    return stepped, loaded, as_json
+
+
+def machine_baseline(spec: FlowSpec) -> tuple[float, int]:
+    """Seconds per Machine create, and bytes per 10k machines (a sample, scaled)."""
+    build_machine(spec)
+    started = time.perf_counter()
+    for _ in range(MACHINE_SAMPLE):
+        build_machine(spec)
+    per_create = (time.perf_counter() - started) / MACHINE_SAMPLE
+    _, sample = measured(lambda: [build_machine(spec) for _ in range(MACHINE_SAMPLE)])
+    return per_create, sample * STATES // MACHINE_SAMPLE
+
+
+def mb(size: int) -> str:
+    return f"{size / 1_000_000:.1f} MB"
+
+
+def bench(spec: FlowSpec, seconds: float) -> None:
+    script = script_for(spec)
+    conversations, turns, per_conversation = throughput(spec, script, seconds)
+    stepped, loaded, as_json = state_memory(spec, script)
+    per_create, machines = machine_baseline(spec)
+    per_turn = 1 / turns
+    print(f"\n{spec.id}: {len(spec.questions)} questions, {per_conversation} turns per scripted conversation")
+    print(f"  conversations/s          {conversations:>10,.0f}")
+    print(f"  turns/s                  {turns:>10,.0f}   ({per_turn * 1e6:.1f} µs per turn)")
+    print(f"  10k states (from step)   {mb(stepped):>10}")
+    print(f"  10k states (from JSON)   {mb(loaded):>10}")
+    print(f"  10k states as JSON text  {mb(as_json):>10}")
+    print("  baseline: one transitions.Machine per conversation")
+    print(f"    create                 {per_create * 1e6:>10,.0f} µs = {per_create / per_turn:.0f}x a turn")
+    print(f"    10k machines           {mb(machines):>10} = {machines / max(stepped, 1):.0f}x the states")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--seconds", type=float, default=5.0, help="timed run per flow (default 5)")
+    args = parser.parse_args()
+    others = [i for i in LIBRARY if i != "bant" and library_path(i).exists()]
+    chosen = ["bant", *others[-1:]]
+    print(f"engine.step in process, one core; each flow timed for {args.seconds:g} s")
+    for flow_id in chosen:
+        bench(load_library_flow(flow_id), args.seconds)
+
+
+if __name__ == "__main__":
+    main()
