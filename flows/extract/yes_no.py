@@ -1,0 +1,92 @@
+"""Yes or no typed in words: "ага", "да, конечно", "yep", "не совсем", "nope"; "не знаю" is neither."""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+from flows.extract.text import fold, word_table
+
+_MAX_CHARS: Final = 300
+
+_WORD_RE: Final = re.compile(r"\w+|[+\-]|👍|👎|✅|❌|✔|✖|👌|🙅|🤷|🙂|😊")
+
+# Checked in this order on the answer's words joined by single spaces.
+_YES_IDIOM_RE: Final = re.compile(
+    r"(?<!\S)(?:не против|не возражаю|почему бы и нет|почему нет|why not|no problem|no problems|без проблем"
+    r"|нет проблем|не вопрос|no doubt|без сомнения|без сомнений|не то слово|а то|еще бы|of course|так точно"
+    r"|скорее да|наверное да|думаю да|в целом да|в принципе да|пожалуй да|probably yes|i think so|i guess so"
+    r"|i do|we do|i am|we are|i have|we have|sounds good|go ahead|why not)(?!\S)"
+)
+_UNSURE_RE: Final = re.compile(
+    r"(?<!\S)(?:не знаю|незнаю|не (?:\w+ )?уверен\w*|может быть|может|возможно|не могу сказать|сложно сказать"
+    r"|трудно сказать|посмотрим|хз|50 50|и да и нет|да и нет|yes and no|maybe|perhaps|possibly|not sure"
+    r"|unsure|dont know|do not know|dunno|idk|depends|it depends|зависит|no idea|понятия не имею|кто знает"
+    r"|who knows|не помню|dont remember|🤷|not really sure|не решили|не определились|ну такое|так себе)"
+    r"(?!\S)"
+)
+_NO_IDIOM_RE: Final = re.compile(
+    r"(?<!\S)(?:^да нет(?! проблем)|не совсем|не очень|не особо|не особенно|not really|not quite|not exactly"
+    r"|не то чтобы"
+    r"|вряд ли|not at all|ни в коем случае|ни за что|no way|не надо|не нужно|не хочу|не интересно"
+    r"|не интересует|not interested|no thanks|no thank you|not yet|пока нет|еще нет|not now|не сейчас"
+    r"|скорее нет|наверное нет|думаю нет|конечно нет|точно нет|definitely not|of course not|certainly not"
+    r"|absolutely not|probably not|i dont think so|не думаю|не совсем так|i dont|we dont|i do not|we do not)"
+    r"(?!\S)"
+)
+_SPLIT_RE: Final = re.compile(r"\S+")
+_YES_WORDS: Final = frozenset(
+    word_table(
+        "да ага угу агась ок окей ok okay хорошо ладно давай давайте конечно конечн канешно конечно "
+        "разумеется естественно безусловно точно верно правильно именно согласен согласна согласны есть "
+        "имеется правда точняк yes yeah yep yup ya yea ye yass sure certainly definitely absolutely "
+        "indeed correct right affirmative totally k y д + 👍 ✅ ✔ 👌 🙂 😊 obviously yess yesss"
+    )
+)
+_NO_WORDS: Final = frozenset(
+    word_table(
+        "нет неа нету не нельзя никак отнюдь нисколько никогда no nope nah nay never negative n н not "
+        "dont doesnt isnt arent havent hasnt wont cant - 👎 ❌ ✖ 🙅"
+    )
+)
+
+
+def _first_idiom(words: str) -> tuple[int, bool] | None:
+    yes = _YES_IDIOM_RE.search(words)
+    no = _NO_IDIOM_RE.search(words)
+    if yes is None and no is None:
+        return None
+    if no is None or (yes is not None and yes.start() <= no.start()):
+        return (yes.start(), True) if yes is not None else None
+    return (no.start(), False)
+
+
+def _first_word(words: str) -> tuple[int, bool] | None:
+    for match in _SPLIT_RE.finditer(words):
+        word = match.group()
+        if word in _YES_WORDS:
+            return (match.start(), True)
+        if word in _NO_WORDS:
+            return (match.start(), False)
+    return None
+
+
+def parse_yes_no(text: str, locale: str) -> bool | None:
+    """True for yes, False for no, None for "don't know" or anything that is neither.
+
+    The earliest signal decides ("да, но не сейчас" and "yes, but not now" are yes); an idiom
+    beats a single word at the same place ("не против", "no problem" and "почему бы и нет" are
+    yes; "не совсем", "not really", "конечно нет" and "да нет" are no). "Don't know" before any
+    idiom makes it None ("да не знаю"). Both languages are understood whatever the locale.
+    """
+    words = " ".join(_WORD_RE.findall(fold(text[:_MAX_CHARS])))
+    if not words:
+        return None
+    idiom = _first_idiom(words)
+    unsure = _UNSURE_RE.search(words)
+    if unsure is not None and (idiom is None or unsure.start() <= idiom[0]):
+        return None
+    word = _first_word(words)
+    if idiom is not None and (word is None or idiom[0] <= word[0]):
+        return idiom[1]
+    return word[1] if word is not None else None
