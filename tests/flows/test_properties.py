@@ -10,10 +10,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import flows.spec
 from flows.engine import step
 from flows.model import COMPLETED_STAGES, ConversationState, Inbound, Turn
 from flows.scoring import score
-from flows.spec import LIBRARY, FlowSpec, library_path, load_flow, load_library_flow
+from flows.spec import LIBRARY, FlowSpec, load_flow
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -21,7 +22,8 @@ FIXTURES = Path(__file__).parent / "fixtures"
 
 def all_specs() -> list[FlowSpec]:
     specs = [load_flow(path) for path in sorted(FIXTURES.glob("*.yaml"))]
-    specs += [load_library_flow(i) for i in LIBRARY if library_path(i).exists()]
+    library = Path(flows.spec.__file__).parent / "library"
+    specs += [load_flow(library / f"{i}.yaml") for i in LIBRARY if (library / f"{i}.yaml").exists()]
     return specs
 
 
