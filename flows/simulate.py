@@ -283,6 +283,11 @@ class _Walker:
         self.questions = spec.questions
         self.branches = {q.id: branches(spec, q) for q in spec.questions}
         self.profiles = profiles(spec)
+        self.own_knockouts = {
+            q.id: tuple(self.answer_knockout(spec, q, b.answer) for b in self.branches[q.id])
+            for q in spec.questions
+        }
+        self.flow_knockouts = [(k.reason, k.when) for k in spec.knockouts if k.when is not None]
 
     def next_index(self, start: int, answers: Mapping[str, Answer], facts: Mapping[str, Any]) -> int | None:
         for index in range(start, len(self.questions)):
@@ -291,25 +296,35 @@ class _Walker:
                 return index
         return None
 
-    def knockout(
-        self, question: Question, answer: Answer, answers: Mapping[str, Answer], facts: Mapping[str, Any]
-    ) -> str | None:
-        """The knock-out an answer triggers, by the engine's rules (option/band, question, flow)."""
+    @staticmethod
+    def answer_knockout(spec: FlowSpec, question: Question, answer: Answer) -> str | None:
+        """The knock-out an answer triggers by itself: its option or band, or the question's own
+        knock-out when it is not understood (the engine's rules)."""
         if answer.understood and not answer.skipped:
             chosen = set(chosen_ids(question, answer))
             for option in question.options:
                 if option.knockout is not None and option.id in chosen:
                     return option.knockout
-            number = numeric_value(self.spec, question, answer) if question.bands else None
+            number = numeric_value(spec, question, answer) if question.bands else None
             if number is not None:
                 band = next((b for b in question.bands if b.contains(number)), None)
                 if band is not None and band.knockout is not None:
                     return band.knockout
         elif not answer.skipped and question.knockout is not None:
             return question.knockout
-        for knockout in self.spec.knockouts:
-            if knockout.when is not None and matches(knockout.when, self.spec, answers, facts):
-                return knockout.reason
+        return None
+
+    def knockout(
+        self, question: Question, number: int, answers: Mapping[str, Answer], facts: Mapping[str, Any]
+    ) -> str | None:
+        """The knock-out after answering ``question`` with branch ``number``, if any: the answer's
+        own, else the first flow-level knock-out whose ``when`` holds."""
+        own = self.own_knockouts[question.id][number]
+        if own is not None:
+            return own
+        for reason, when in self.flow_knockouts:
+            if matches(when, self.spec, answers, facts):
+                return reason
         return None
 
     def all_paths(self) -> Iterator[_Leaf]:
@@ -328,7 +343,7 @@ class _Walker:
         for number, branch in enumerate(options):
             now = {**answers, question.id: branch.answer}
             here = (*steps, (question.id, number, len(options)))
-            reason = self.knockout(question, branch.answer, now, facts)
+            reason = self.knockout(question, number, now, facts)
             if reason is not None:
                 yield _Leaf(here, facts, now, reason)
             else:
@@ -359,7 +374,7 @@ class _Walker:
             number = pick(question.id, len(options))
             answers[question.id] = options[number].answer
             steps.append((question.id, number, len(options)))
-            reason = self.knockout(question, options[number].answer, answers, facts)
+            reason = self.knockout(question, number, answers, facts)
             if reason is not None:
                 return _Leaf(tuple(steps), facts, answers, reason)
             start = index + 1
@@ -378,7 +393,6 @@ class _Tally:
     spec: FlowSpec
     walker: _Walker
     seen: set[tuple[Step, ...]] = field(default_factory=set)
-    results: list[tuple[PathResult, tuple[Step, ...]]] = field(default_factory=list)
     stages: Counter[str] = field(default_factory=Counter)
     tiers: Counter[str] = field(default_factory=Counter)
     knockouts: Counter[str] = field(default_factory=Counter)
@@ -404,27 +418,31 @@ class _Tally:
             knockout=leaf.knockout,
         )
         result = score(spec, state)
-        path = PathResult(
-            steps=tuple((node, self.walker.key_of(node, number)) for node, number, _ in leaf.steps),
-            total=result.total,
-            stage=result.stage.value,
-            tier=result.tier,
-            knockout=leaf.knockout,
-        )
-        self.stages[path.stage] += 1
-        if path.tier is not None:
-            self.tiers[path.tier] += 1
+        stage = result.stage.value
+        self.stages[stage] += 1
+        if result.tier is not None:
+            self.tiers[result.tier] += 1
         if leaf.knockout is not None:
             self.knockouts[leaf.knockout] += 1
         else:
-            shown = closing_index(spec, path.stage, path.tier)
+            shown = closing_index(spec, stage, result.tier)
             if shown is not None:
                 self.closings.add(shown)
         self.asked.update(state.path)
-        if self.best is None or path.total > self.best[0].total:
-            self.best = (path, leaf.steps)
-        if self.worst is None or path.total < self.worst[0].total:
-            self.worst = (path, leaf.steps)
+        better = self.best is None or result.total > self.best[0].total
+        worse = self.worst is None or result.total < self.worst[0].total
+        if better or worse:
+            path = PathResult(
+                steps=tuple((node, self.walker.key_of(node, number)) for node, number, _ in leaf.steps),
+                total=result.total,
+                stage=stage,
+                tier=result.tier,
+                knockout=leaf.knockout,
+            )
+            if better:
+                self.best = (path, leaf.steps)
+            if worse:
+                self.worst = (path, leaf.steps)
         return True
 
     def extremes(self) -> tuple[tuple[PathResult, tuple[Step, ...]], tuple[PathResult, tuple[Step, ...]]]:
@@ -443,6 +461,52 @@ def closing_index(spec: FlowSpec, stage: str, tier: str | None) -> int | None:
         if c.stage == stage and c.tier is None and fallback is None:
             fallback = index
     return fallback
+
+
+class _Trie:
+    """The paths walked so far, as a tree of branch numbers, and which subtrees are used up."""
+
+    __slots__ = ("children", "done")
+
+    def __init__(self) -> None:
+        self.children: dict[int, _Trie] = {}
+        self.done: set[int] = set()
+
+
+class _Sampler:
+    """Random walks that never repeat a path: each step picks among the branches that still
+    have unwalked paths below them, so every walk finds a new path until all are walked."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+        self.root = _Trie()
+        self.root_width: int | None = None
+
+    @property
+    def exhausted(self) -> bool:
+        return self.root_width is not None and len(self.root.done) >= self.root_width
+
+    def walk(self, walker: _Walker) -> _Leaf:
+        trail: list[tuple[_Trie, int, int]] = []
+        cursor = self.root
+
+        def pick(_: str, width: int) -> int:
+            nonlocal cursor
+            if self.root_width is None:
+                self.root_width = width
+            open_ = [n for n in range(width) if n not in cursor.done]
+            number = self.rng.choice(open_)
+            trail.append((cursor, number, width))
+            cursor = cursor.children.setdefault(number, _Trie())
+            return number
+
+        leaf = walker.follow(pick)
+        for node, number, width in reversed(trail):
+            node.done.add(number)
+            node.children.pop(number, None)
+            if len(node.done) < width:
+                break
+        return leaf
 
 
 def _deviations(walker: _Walker, steps: tuple[Step, ...]) -> Iterator[_Leaf]:
@@ -589,15 +653,9 @@ def simulate(spec: FlowSpec, *, limit: int = 20000, seed: int = 0) -> Simulation
         for leaf in walker.all_paths():
             tally.add(leaf)
     else:
-        rng = random.Random(seed)
-
-        def pick(_: str, n: int) -> int:
-            return rng.randrange(n)
-
-        attempts = 0
-        while len(tally.seen) < limit and attempts < limit * 5:
-            attempts += 1
-            tally.add(walker.follow(pick))
+        sampler = _Sampler(random.Random(seed))
+        while len(tally.seen) < limit and not sampler.exhausted:
+            tally.add(sampler.walk(walker))
         for _ in range(MAX_ROUNDS):
             best, worst = tally.extremes()
             for base in (best[1], worst[1]):
