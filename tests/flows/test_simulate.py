@@ -1,0 +1,257 @@
+"""The simulator on a small flow whose every path is known by hand."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from flows.simulate import band_value, simulate, upper_bound
+from flows.spec import Band, FlowSpec, parse_flow
+
+# Paths per visitor profile (cold, warm): budget "no budget" knocks out (1); a small or a big
+# budget asks the role: student knocks out, ceo/staff/not understood go on to the optional
+# e-mail (answer, not understood, skip): 1 + 3 * 3 = 10 each; a budget not understood skips the
+# role and goes to the e-mail: 3. So 24 per profile, 48 in all.
+SMALL = """\
+id: small
+version: 2
+framework: BANT
+title: {ru: Малый, en: Small}
+locales: [ru, en]
+greeting: {ru: Привет, en: Hi}
+dimensions:
+  - {id: budget, title: {ru: Бюджет, en: Budget}, weight: 40}
+  - {id: authority, title: {ru: Полномочия, en: Authority}, weight: 40}
+questions:
+  - id: budget
+    dimension: budget
+    kind: money
+    text: {ru: "Бюджет?", en: "Budget?"}
+    bands:
+      - {max: 1, knockout: no_budget}
+      - {min: 1, max: 100000, points: 10}
+      - {min: 100000, points: 40}
+  - id: role
+    dimension: authority
+    kind: choice
+    ask_if: {question: budget, gte: 1}
+    text: {ru: "Кто вы?", en: "Who are you?"}
+    options:
+      - {id: ceo, label: {ru: Директор, en: CEO}, points: 40, hand_raise: true}
+      - {id: staff, label: {ru: Сотрудник, en: Staff}, points: 10}
+      - {id: student, label: {ru: Студент, en: Student}, knockout: student}
+  - id: email
+    kind: email
+    required: false
+    text: {ru: "Почта?", en: "E-mail?"}
+knockouts:
+  - {reason: no_budget, text: {ru: Жаль, en: Sorry}}
+  - {reason: student, text: {ru: Удачи, en: Good luck}}
+engagement:
+  - {id: ads, when: {fact: utm_source, in: [google]}, points: 20, reason: {ru: Реклама, en: Ads}}
+scoring:
+  mql: 50
+  sql: {score: 90}
+  tiers:
+    - {tier: A, min: 80, when: {question: role, equals: staff}}
+    - {tier: B, min: 50}
+    - {tier: C}
+closings:
+  - {stage: mql, tier: B, text: {ru: Менеджер, en: Manager}}
+  - {stage: disqualified, text: {ru: Пока, en: Bye}}
+  - {stage: nurture, text: {ru: Пока, en: Bye}}
+  - {stage: mql, text: {ru: Пока, en: Bye}}
+  - {stage: sql, text: {ru: Пока, en: Bye}}
+"""
+
+
+def edited(pairs: list[tuple[str, str]]) -> FlowSpec:
+    text = SMALL
+    for old, new in pairs:
+        assert text.count(old) == 1, old
+        text = text.replace(old, new)
+    return parse_flow(text, "small.yaml")
+
+
+def test_every_path_is_walked_when_there_are_few() -> None:
+    report = simulate(edited([]))
+    assert report.exhaustive
+    assert report.paths == 48
+    assert (report.flow_id, report.version, report.questions) == ("small", 2, 3)
+
+
+def test_min_and_max_score_are_the_known_ones() -> None:
+    report = simulate(edited([]))
+    assert report.min_score == 0
+    # A big budget (40), the CEO (40) and a visitor from Google ads (20).
+    assert report.max_score == 100
+    assert report.best.steps == (
+        ("facts", "warm"),
+        ("budget", "band:2"),
+        ("role", "ceo"),
+        ("email", "answer"),
+    )
+    assert report.best.stage == "sql"
+    assert report.best.tier == "B"
+    assert report.upper_bound == 100
+
+
+def test_stages_and_knockouts_are_counted_per_path() -> None:
+    report = simulate(edited([]))
+    # Per profile: no budget (1) and the student after either budget (2) are knocked out.
+    assert report.knockouts == {"no_budget": 2, "student": 4}
+    assert report.stages["disqualified"] == 6
+    assert sum(report.stages.values()) == report.paths
+    # The CEO raises a hand: an MQL with the CEO is an SQL (40 + 40 = 80 cold, 100 warm; a small
+    # budget gives 10 + 40 = 50 cold, an MQL and a hand raise: SQL too).
+    assert report.stages["sql"] == 2 * 2 * 3
+
+
+def test_a_tier_that_can_never_be_reached_is_reported() -> None:
+    # Tier A needs 80 points *and* the staff role, which gives at most 40 + 10 + 20 = 70.
+    report = simulate(edited([]))
+    assert report.tiers_never_reached == ("A",)
+    assert "A" not in report.tiers
+    assert set(report.tiers) == {"B", "C"}
+
+
+def test_closings_never_shown_and_questions_never_asked_are_reported() -> None:
+    spec = edited(
+        [
+            ("  - {stage: mql, tier: B,", "  - {stage: nurture, tier: B,"),
+            ("    ask_if: {question: budget, gte: 1}\n", "    ask_if: {question: budget, gte: 1000000000}\n"),
+        ]
+    )
+    report = simulate(spec)
+    # Nobody in tier B is a nurture lead (B starts at the MQL threshold); without the role
+    # question nobody raises a hand or gets near 90, so the SQL fallback is never needed either.
+    assert report.closings_never_shown == ("closings[0] (nurture/B)", "closings[4] (sql)")
+    assert report.questions_never_asked == ("role",)
+    assert not report.clean
+
+
+def test_a_knockout_answer_with_points_is_reported() -> None:
+    spec = edited(
+        [
+            (
+                "{id: student, label: {ru: Студент, en: Student}, knockout: student}",
+                "{id: student, label: {ru: Студент, en: Student}, points: 5, knockout: student}",
+            )
+        ]
+    )
+    codes = [(f.code, f.message) for f in simulate(spec).findings]
+    assert codes == [
+        ("knockout_with_points", "role: option 'student' knocks out (student) but also gives 5 points")
+    ]
+
+
+def test_a_knockout_that_can_never_fire_is_reported() -> None:
+    spec = edited(
+        [
+            (
+                "  - {reason: student, text: {ru: Удачи, en: Good luck}}\n",
+                "  - {reason: student, text: {ru: Удачи, en: Good luck}}\n"
+                "  - {reason: competitor, text: {ru: Пока, en: Bye}}\n",
+            )
+        ]
+    )
+    findings = simulate(spec).findings
+    assert [f.code for f in findings] == ["knockout_never_fires"]
+    assert "'competitor' can never fire" in findings[0].message
+
+
+def test_an_mql_threshold_only_reachable_through_knockouts_is_reported() -> None:
+    # The student option is the only way to many authority points; without it the most is
+    # 40 (budget) + 10 (ceo) + 20 (engagement) = 70, below the MQL threshold of 75.
+    spec = edited(
+        [
+            (
+                "{id: ceo, label: {ru: Директор, en: CEO}, points: 40, hand_raise: true}",
+                "{id: ceo, label: {ru: Директор, en: CEO}, points: 10, hand_raise: true}",
+            ),
+            (
+                "{id: staff, label: {ru: Сотрудник, en: Staff}, points: 10}",
+                "{id: staff, label: {ru: Сотрудник, en: Staff}, points: 5}",
+            ),
+            (
+                "{id: student, label: {ru: Студент, en: Student}, knockout: student}",
+                "{id: student, label: {ru: Студент, en: Student}, points: 40, knockout: student}",
+            ),
+            ("  mql: 50\n", "  mql: 75\n"),
+        ]
+    )
+    report = simulate(spec)
+    assert upper_bound(spec, with_knockouts=False) == 70
+    assert upper_bound(spec) == 100
+    codes = [f.code for f in report.findings]
+    assert "mql_only_through_knockout" in codes
+    assert "knockout_with_points" in codes
+    assert "mql" not in report.stages
+    assert "sql" not in report.stages
+
+
+def test_an_sql_threshold_above_the_max_score_is_reported() -> None:
+    spec = edited(
+        [
+            (
+                "{id: ceo, label: {ru: Директор, en: CEO}, points: 40, hand_raise: true}",
+                "{id: ceo, label: {ru: Директор, en: CEO}, points: 30}",
+            ),
+            ("  sql: {score: 90}\n", "  sql: {score: 95, hand_raise: false}\n"),
+        ]
+    )
+    report = simulate(spec)
+    assert report.max_score == 90
+    assert [(f.code, f.message) for f in report.findings] == [
+        ("sql_above_max", "the SQL threshold 95 is above the highest possible score 90")
+    ]
+    assert "sql" not in report.stages
+
+
+def test_a_clean_flow_has_no_findings() -> None:
+    spec = edited(
+        [("    - {tier: A, min: 80, when: {question: role, equals: staff}}\n", "    - {tier: A, min: 80}\n")]
+    )
+    report = simulate(spec)
+    assert report.findings == ()
+    assert report.tiers_never_reached == ()
+    assert report.clean
+
+
+def test_a_sample_is_deterministic_per_seed() -> None:
+    spec = edited([])
+    first = simulate(spec, limit=10, seed=7)
+    again = simulate(spec, limit=10, seed=7)
+    assert not first.exhaustive
+    # The sample, plus the single-answer deviations from the best and worst paths.
+    assert 10 <= first.paths <= 48
+    assert json.dumps(first.to_json()) == json.dumps(again.to_json())
+
+
+def test_deviations_from_the_best_path_find_the_true_maximum() -> None:
+    # Two paths are sampled; hill-climbing by one answer at a time must still reach 100.
+    report = simulate(edited([]), limit=2, seed=1)
+    assert report.max_score == 100
+    assert report.min_score == 0
+
+
+@pytest.mark.parametrize(
+    ("band", "inside"),
+    [
+        (Band(min=1, max=3), 2.0),
+        (Band(min=100), 200.0),
+        (Band(min=0), 1.0),
+        (Band(max=1), 0.5),
+        (Band(max=0), -1.0),
+        (Band(), 0.0),
+    ],
+)
+def test_band_values_fall_inside_their_band(band: Band, inside: float) -> None:
+    assert band_value(band) == inside
+    assert band.contains(band_value(band))
+
+
+def test_a_limit_below_one_is_refused() -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        simulate(edited([]), limit=0)
