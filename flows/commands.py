@@ -51,8 +51,12 @@ LABELS: dict[Command, dict[str, str]] = {
 def command_of(inbound: Inbound) -> Command | None:
     """The command an inbound message gives, if it is one."""
     if inbound.kind == "choice":
-        return _BUTTONS.get(inbound.choices[0]) if len(inbound.choices) == 1 else None
-    if inbound.kind != "text" or len(inbound.text) > _LONGEST * 4:
+        choices = inbound.choices
+        if not isinstance(choices, tuple | list) or len(choices) != 1 or not isinstance(choices[0], str):
+            return None
+        return _BUTTONS.get(choices[0])
+    text = inbound.text
+    if inbound.kind != "text" or not isinstance(text, str) or len(text) > _LONGEST * 4:
         return None
-    words = _SPACES.sub(" ", inbound.text.strip(_EDGES).casefold().replace("ё", "е"))
+    words = _SPACES.sub(" ", text.strip(_EDGES).casefold().replace("ё", "е"))
     return _TYPED.get(words.removeprefix("/"))

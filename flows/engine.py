@@ -358,10 +358,10 @@ def _from_text(
         phone = _first(spec, locale, lambda loc: parse_phone(text, loc))
         return (raw, phone) if isinstance(phone, str) and phone else None
     if kind is QuestionKind.NAME:
-        name = clean_text(text, max_len=MAX_NAME).strip()
-        return (raw, name) if name and not looks_gibberish(name) else None
+        name = raw[:MAX_NAME].strip()
+        return (raw, name) if not looks_gibberish(name) else None
     if kind is QuestionKind.COMPANY:
-        return raw, clean_text(text, max_len=MAX_NAME).strip()
+        return raw, raw[:MAX_NAME].strip()
     return raw, clean_text(text).strip()
 
 
@@ -382,8 +382,7 @@ def _understand(
     spec: FlowSpec, question: Question, inbound: Inbound, locale: str, now: datetime
 ) -> Parsed | None:
     if inbound.kind == "choice":
-        taps = tuple(str(c)[:100] for c in inbound.choices[:50])
-        return _from_taps(spec, question, taps, locale)
+        return _from_taps(spec, question, _taps(inbound), locale)
     text = inbound.text[:MAX_INPUT] if isinstance(inbound.text, str) else ""
     if inbound.kind == "contact":
         if question.kind is not QuestionKind.PHONE:
@@ -393,9 +392,15 @@ def _understand(
     return _from_text(spec, question, text, locale, now)
 
 
+def _taps(inbound: Inbound) -> tuple[str, ...]:
+    """The tapped ids, at most 50, each cut to 100 characters; anything but text is dropped."""
+    choices = inbound.choices if isinstance(inbound.choices, tuple | list) else ()
+    return tuple(c[:100] for c in choices[:50] if isinstance(c, str))
+
+
 def _raw_of(inbound: Inbound) -> str:
     if inbound.kind == "choice":
-        return clean_text(", ".join(str(c)[:100] for c in inbound.choices[:20]), max_len=MAX_RAW)
+        return clean_text(", ".join(_taps(inbound)[:20]), max_len=MAX_RAW)
     return clean_text(inbound.text[:MAX_INPUT] if isinstance(inbound.text, str) else "", max_len=MAX_RAW)
 
 

@@ -251,15 +251,16 @@ def _asked(spec: FlowSpec, state: ConversationState) -> list[tuple[Question, Ans
     return [(q, state.answers[q.id]) for q in spec.questions if q.id in state.answers]
 
 
-def facts_view(spec: FlowSpec, state: ConversationState) -> dict[str, Any]:
-    """The facts conditions see: the stored facts plus ``answered_all``, ``hand_raise``, ``channel``."""
+def facts_view(spec: FlowSpec, state: ConversationState, hand: bool | None = None) -> dict[str, Any]:
+    """The facts conditions see: the stored facts plus ``answered_all``, ``hand_raise``, ``channel``.
+    ``hand`` is :func:`raised_hand` when the caller already knows it."""
     view = dict(state.facts)
     view["answered_all"] = all(
         is_answered(state.answers.get(q.id))
         for q in spec.questions
         if q.ask_if is None or matches(q.ask_if, spec, state.answers, state.facts)
     )
-    view["hand_raise"] = raised_hand(spec, state)
+    view["hand_raise"] = raised_hand(spec, state) if hand is None else hand
     if "channel" not in view:
         view["channel"] = None
     return view
@@ -372,7 +373,7 @@ def score(spec: FlowSpec, state: ConversationState, locale: str | None = None) -
     if cap is not None:
         breakdown.append(cap)
 
-    view = facts_view(spec, state)
+    view = facts_view(spec, state, hand)
     engagement_lines = _engagement_lines(spec, state, view, loc)
     breakdown.extend(engagement_lines)
     engagement, cap = _cap_line(

@@ -654,6 +654,10 @@ def test_facts_are_bounded(mini: FlowSpec, open_chat: OpenChat) -> None:
         Inbound(kind="contact", text="not a phone"),
         Inbound(kind="contact", data={"phone": 123}),
         Inbound(kind="choice", choices=("band:99999999999999999999",)),
+        Inbound(kind="choice", choices=(["owner"], None, 3)),  # type: ignore[arg-type]
+        Inbound(kind="choice", choices=None),  # type: ignore[arg-type]
+        Inbound(kind="text", text=None),  # type: ignore[arg-type]
+        Inbound(kind="unknown"),  # type: ignore[arg-type]
     ],
 )
 def test_hostile_input_is_a_polite_reask(mini: FlowSpec, open_chat: OpenChat, inbound: Inbound) -> None:
