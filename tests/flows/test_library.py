@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+import flows.spec
 from flows.model import Stage
 from flows.simulate import (
     FACTS_NODE,
@@ -24,7 +25,7 @@ from flows.simulate import (
     profiles,
     simulate,
 )
-from flows.spec import LIBRARY, FlowSpec, QuestionKind, load_library_flow, parse_flow
+from flows.spec import LIBRARY, FlowSpec, QuestionKind, load_flow, parse_flow
 
 LOCALES = ["ru", "en"]
 DOC = Path(__file__).resolve().parents[2] / "docs" / "flow-format.md"
@@ -42,7 +43,9 @@ TYPED = {
 
 @cache
 def flow(flow_id: str) -> FlowSpec:
-    return load_library_flow(flow_id)
+    # The file next to flows.spec: under pytest the tests/flows folder can shadow the package
+    # name that flows.spec.library_path resolves.
+    return load_flow(Path(flows.spec.__file__).parent / "library" / f"{flow_id}.yaml")
 
 
 @cache

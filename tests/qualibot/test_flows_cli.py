@@ -1,0 +1,177 @@
+"""``qualibot flows check`` and ``qualibot flows simulate``, run as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import flows.spec
+from flows.spec import LIBRARY
+
+
+def library_path(flow_id: str) -> Path:
+    """The shipped file next to ``flows.spec``: under pytest the ``tests/flows`` folder can shadow
+    the package name ``flows.spec.library_path`` resolves."""
+    return Path(flows.spec.__file__).parent / "library" / f"{flow_id}.yaml"
+
+
+EXAMPLE = """\
+id: demo
+version: 3
+framework: BANT
+title: {ru: Демо, en: Demo}
+locales: [ru, en]
+greeting: {ru: Привет, en: Hi}
+dimensions:
+  - {id: budget, title: {ru: Бюджет, en: Budget}, weight: 40}
+  - {id: authority, title: {ru: Полномочия, en: Authority}, weight: 40}
+questions:
+  - id: budget
+    dimension: budget
+    kind: money
+    text: {ru: "Какой бюджет?", en: "What budget?"}
+    bands:
+      - {max: 1, points: 0, knockout: no_budget}
+      - {min: 1, max: 100000, points: 5}
+      - {min: 100000, points: 40}
+  - id: role
+    dimension: authority
+    kind: choice
+    text: {ru: "Кто вы?", en: "Who are you?"}
+    ask_if: {question: budget, gte: 1}
+    options:
+      - {id: ceo, label: {ru: Директор, en: CEO}, points: 40, hand_raise: true}
+      - {id: student, label: {ru: Студент, en: Student}, knockout: no_budget}
+knockouts:
+  - {reason: no_budget, text: {ru: Жаль, en: Sorry}}
+scoring: {mql: 50, engagement: 20, tiers: [{tier: A, min: 70}, {tier: B, min: 40}, {tier: C}]}
+engagement:
+  - {id: ads, when: {fact: utm_source, in: [google]}, points: 20, reason: {ru: Реклама, en: Ads}}
+closings:
+  - {stage: disqualified, text: {ru: Пока, en: Bye}}
+  - {stage: nurture, text: {ru: Пока, en: Bye}}
+  - {stage: mql, text: {ru: Пока, en: Bye}}
+  - {stage: sql, text: {ru: Пока, en: Bye}}
+"""
+
+
+def qualibot(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "qualibot.cli", "flows", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.fixture
+def good(tmp_path: Path) -> Path:
+    path = tmp_path / "good.yaml"
+    path.write_text(EXAMPLE, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def broken(tmp_path: Path) -> Path:
+    path = tmp_path / "broken.yaml"
+    text = EXAMPLE.replace("    dimension: authority\n", "    dimension: autority\n").replace(
+        "weight: 40}\nquestions", "weight: 30}\nquestions"
+    )
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_check_says_ok_for_good_files(good: Path) -> None:
+    result = qualibot("check", str(good), str(library_path("bant")))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.splitlines() == [
+        f"ok {good} (demo v3, 2 questions)",
+        f"ok {library_path('bant')} (bant v1, 10 questions)",
+    ]
+
+
+def test_check_prints_every_problem_with_file_line_and_field_and_fails(good: Path, broken: Path) -> None:
+    result = qualibot("check", str(broken), str(good))
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    text = broken.read_text(encoding="utf-8").splitlines()
+    dimension_line = next(n for n, line in enumerate(text, start=1) if "autority" in line)
+    dimensions_line = next(n for n, line in enumerate(text, start=1) if line == "dimensions:")
+    assert f"{broken}:{dimensions_line}: dimensions: the weights add up to 70, but scoring.fit is 80" in lines
+    wrong = "questions[1].dimension: no dimension 'autority' (have: budget, authority)"
+    assert f"{broken}:{dimension_line}: {wrong}" in lines
+    assert lines[-1] == f"ok {good} (demo v3, 2 questions)"
+
+
+def test_check_reports_a_file_that_is_not_there(tmp_path: Path) -> None:
+    missing = tmp_path / "missing.yaml"
+    result = qualibot("check", str(missing))
+    assert result.returncode == 1
+    assert result.stdout.startswith(f"{missing}: cannot read the file")
+
+
+def test_simulate_a_file_as_json(good: Path) -> None:
+    result = qualibot("simulate", str(good), "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    # Cold and warm visitors: no budget (1), or an amount then the role (ceo, student, not
+    # understood: 3) for each of the two amounts, or an amount not understood (1): 8 each.
+    assert report["paths"] == 16
+    assert report["exhaustive"] is True
+    assert (report["min_score"], report["max_score"]) == (0, 100)
+    assert report["stages"] == {"disqualified": 6, "nurture": 6, "mql": 1, "sql": 3}
+    assert report["knockouts"] == {"no_budget": 6}
+    assert report["findings"] == []
+    assert report["best"]["steps"][0] == {"question": "facts", "answer": "warm"}
+
+
+def test_simulate_a_shipped_flow_by_id_in_words() -> None:
+    result = qualibot("simulate", "puzzle", "--limit", "300", "--seed", "3")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert out.startswith("puzzle v1: 10 questions, ")
+    assert "a sample: more than 300 paths, seed 3" in out
+    assert "stages: disqualified " in out
+    assert "questions never asked: none" in out
+    assert "best path: " in out
+
+
+def test_simulate_an_unknown_flow_fails_with_the_reason(tmp_path: Path) -> None:
+    result = qualibot("simulate", str(tmp_path / "nope.yaml"))
+    assert result.returncode == 1
+    assert "cannot read the file" in result.stderr
+
+
+def test_simulate_refuses_a_limit_below_one() -> None:
+    result = qualibot("simulate", "bant", "--limit", "0")
+    assert result.returncode == 2
+    assert "must be at least 1" in result.stderr
+
+
+def test_the_flows_commands_load_no_server_library(good: Path) -> None:
+    code = (
+        "import sys, contextlib, io\n"
+        "from qualibot.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        f"    main(['flows', 'check', {str(good)!r}])\n"
+        f"    main(['flows', 'simulate', {str(good)!r}, '--json'])\n"
+        "loaded = sorted({m.split('.')[0] for m in sys.modules} & {'aiogram', 'fastapi', 'sqlalchemy', "
+        "'starlette', 'httpx', 'aiosqlite', 'asyncpg'})\n"
+        "print(','.join(loaded) or 'none')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert result.stdout.strip() == "none"
+
+
+@pytest.mark.parametrize("flow_id", LIBRARY)
+def test_every_shipped_flow_checks_ok(flow_id: str) -> None:
+    result = qualibot("check", str(library_path(flow_id)))
+    assert result.returncode == 0, result.stdout
+    assert result.stdout.startswith(f"ok {library_path(flow_id)} ({flow_id} v1, ")
