@@ -77,6 +77,7 @@ def test_bad_yaml_names_the_line() -> None:
     (problem,) = problems(text)
     assert problem.file == "demo.yaml"
     assert problem.message.startswith("not valid YAML")
+    assert problem.line is not None
     # The unclosed bracket is noticed where the next key begins, a line or two further on.
     assert line_of(text, "kind: [choice") <= problem.line <= line_of(text, "kind: [choice") + 2
 
