@@ -37,7 +37,8 @@ def parse_email(text: str) -> str | None:
     """The e-mail address in a typed answer, normalised and lower-cased, or None if there is none.
 
     Surrounding words, brackets and punctuation are tolerated ("пишите на <Ivan@Mail.ru>.").
-    Syntax only: no DNS lookup ever happens (check_deliverability=False).
+    Syntax only, with email-validator's strict length checks: no DNS lookup ever happens
+    (check_deliverability=False).
     """
     text = text[:_MAX_EMAIL_INPUT]
     if "@" not in text:
@@ -46,7 +47,7 @@ def parse_email(text: str) -> str | None:
     if match is None:
         return None
     try:
-        result = validate_email(match.group().strip(_EMAIL_TRIM), check_deliverability=False)
+        result = validate_email(match.group().strip(_EMAIL_TRIM), check_deliverability=False, strict=True)
     except (EmailNotValidError, ValueError, UnicodeError):
         return None
     return result.normalized.lower()
@@ -70,21 +71,27 @@ def parse_phone(text: str, locale: str) -> str | None:
 
     ru reads national numbers as Russian ("8 (916) 123-45-67"); en accepts international
     numbers, then tries US, then GB. A number phonenumbers considers valid is preferred; one
-    that is only of a possible length is accepted when no region gives a valid one.
+    that is only of a possible length is accepted when no region gives a valid one, and only
+    as read the first way (Russian for ru, international for en): a guessed region must
+    give a valid number, or "555-2671" would pass as a British one.
     """
     text = text.strip()[:_MAX_PHONE_INPUT]
     digits = len(_DIGIT_RE.findall(text))
     if not _MIN_PHONE_DIGITS <= digits <= _MAX_PHONE_DIGITS:
         return None
     possible: phonenumbers.PhoneNumber | None = None
-    for region in _PHONE_REGIONS.get(locale, _PHONE_REGIONS["en"]):
+    for attempt, region in enumerate(_PHONE_REGIONS.get(locale, _PHONE_REGIONS["en"])):
         try:
             number = phonenumbers.parse(text, region)
         except phonenumbers.NumberParseException:
             continue
         if phonenumbers.is_valid_number(number):
             return phonenumbers.format_number(number, _E164)
-        reason = phonenumbers.is_possible_number_with_reason(number)
-        if possible is None and reason == phonenumbers.ValidationResult.IS_POSSIBLE:
+        if attempt == 0 and _possible(number):
             possible = number
     return phonenumbers.format_number(possible, _E164) if possible is not None else None
+
+
+def _possible(number: phonenumbers.PhoneNumber) -> bool:
+    reason = phonenumbers.is_possible_number_with_reason(number)
+    return bool(reason == phonenumbers.ValidationResult.IS_POSSIBLE)

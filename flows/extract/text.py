@@ -103,8 +103,8 @@ def _drop_raw_blocks(text: str) -> str:
 
 
 def _tag_replacement(match: re.Match[str]) -> str:
-    name = match.group(1)
-    return " " if name is None or name.lower() in _SPACING_TAGS else ""
+    name = match.group(1)  # None for comments, CDATA, doctype: they vanish
+    return " " if name is not None and name.lower() in _SPACING_TAGS else ""
 
 
 def _strip_markup(text: str) -> str:

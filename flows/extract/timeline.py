@@ -11,7 +11,8 @@ The rules, in the order they are tried:
   7 days, months and years are calendar months (a fraction of a month is 30 days a whole);
   a plural with no number ("within weeks", "в ближайшие месяцы") counts as three;
 * a date ("15.03", "15.03.2027", "2027-03-15", "15 марта", "March 15"; with "/" the en locale
-  reads month/day): its next occurrence, a past dated one counts as 0;
+  reads month/day): its next occurrence, a past dated one counts as 0, an impossible one
+  ("31.02") makes the answer not understood;
 * a month ("в марте", "by March", "в конце марта"): the next such month's first day (last day
   with "end of", the 15th with "middle of"), the current month means its last day;
 * a year ("в 2027 году"): its first day, the current year its last day; a season likewise;
@@ -46,6 +47,7 @@ SOON_DAYS: Final = 30
 MAX_DAYS: Final = 36_500
 _VAGUE_COUNT: Final = 3.0
 _DAYS_PER_MONTH_FRACTION: Final = 30
+_INVALID_DATE: Final = -1  # a date was written but does not exist ("31.02"): nothing else is guessed
 
 _MOD: Final = (
     r"(?P<mod>конц(?:а|у|е|ом)|конец|начал(?:о|а|у|е|ом)|середин(?:а|ы|е|у|ой)"
@@ -331,7 +333,8 @@ def _span_days(today: date, unit: str, count: float) -> int | None:
     return int(days + 0.5)
 
 
-def _date(today: date, year: int | None, month: int, day: int) -> int | None:
+def _date(today: date, year: int | None, month: int, day: int) -> int:
+    """Days to a date (its next occurrence when no year is given), or _INVALID_DATE."""
     if year is not None and year < 100:
         year += 2000
     try:
@@ -339,7 +342,7 @@ def _date(today: date, year: int | None, month: int, day: int) -> int | None:
         if year is None and target < today:
             target = date(today.year + 1, month, day)
     except ValueError:
-        return None
+        return _INVALID_DATE
     return _days(today, target)
 
 
@@ -395,10 +398,11 @@ def _season(today: date, folded: str) -> int | None:
     if match is None:
         return None
     first_month = _SEASON_START[match.group("s")[:3]]
+    upcoming_only = _NEXT_RE.search(folded) is not None  # "next autumn" is not this one
     for year in (today.year - 1, today.year, today.year + 1):
         start = date(year, first_month, 1)
         end = _add_months(start, 3) - timedelta(days=1)
-        if end >= today:
+        if end >= today and not (upcoming_only and start <= today):
             return _days(today, _span_target(today, start, end, match.group("mod")))
     return None
 
@@ -447,7 +451,7 @@ def parse_timeline(text: str, locale: str, now: datetime) -> int | None:
             return days
     days = _explicit_date(today, folded, locale)
     if days is not None:
-        return days
+        return None if days == _INVALID_DATE else days
     for rule in (_month, _year, _season, _weekday):
         days = rule(today, folded)
         if days is not None:

@@ -11,7 +11,7 @@ _MAX_CHARS: Final = 300
 
 _WORD_RE: Final = re.compile(r"\w+|[+\-]|👍|👎|✅|❌|✔|✖|👌|🙅|🤷|🙂|😊")
 
-# Checked in this order on the answer's words joined by single spaces.
+# Matched on the answer's words joined by single spaces; the earliest signal wins.
 _YES_IDIOM_RE: Final = re.compile(
     r"(?<!\S)(?:не против|не возражаю|почему бы и нет|почему нет|why not|no problem|no problems|без проблем"
     r"|нет проблем|не вопрос|no doubt|без сомнения|без сомнений|не то слово|а то|еще бы|of course|так точно"
@@ -19,7 +19,8 @@ _YES_IDIOM_RE: Final = re.compile(
     r"|i do|we do|i am|we are|i have|we have|sounds good|go ahead|why not)(?!\S)"
 )
 _UNSURE_RE: Final = re.compile(
-    r"(?<!\S)(?:не знаю|незнаю|не (?:\w+ )?уверен\w*|может быть|может|возможно|не могу сказать|сложно сказать"
+    r"(?<!\S)(?:да не знаю|да хз|ну не знаю|не знаю|незнаю|не (?:\w+ )?уверен\w*|может быть|может|возможно"
+    r"|не могу сказать|сложно сказать"
     r"|трудно сказать|посмотрим|хз|50 50|и да и нет|да и нет|yes and no|maybe|perhaps|possibly|not sure"
     r"|unsure|dont know|do not know|dunno|idk|depends|it depends|зависит|no idea|понятия не имею|кто знает"
     r"|who knows|не помню|dont remember|🤷|not really sure|не решили|не определились|ну такое|так себе)"
@@ -76,17 +77,17 @@ def parse_yes_no(text: str, locale: str) -> bool | None:
 
     The earliest signal decides ("да, но не сейчас" and "yes, but not now" are yes); an idiom
     beats a single word at the same place ("не против", "no problem" and "почему бы и нет" are
-    yes; "не совсем", "not really", "конечно нет" and "да нет" are no). "Don't know" before any
-    idiom makes it None ("да не знаю"). Both languages are understood whatever the locale.
+    yes; "не совсем", "not really", "конечно нет" and "да нет" are no). "Don't know" before
+    any other signal makes it None ("не знаю, наверное нет", "да не знаю"). Both languages
+    are understood whatever the locale.
     """
     words = " ".join(_WORD_RE.findall(fold(text[:_MAX_CHARS])))
     if not words:
         return None
-    idiom = _first_idiom(words)
+    signals = [s for s in (_first_idiom(words), _first_word(words)) if s is not None]
     unsure = _UNSURE_RE.search(words)
-    if unsure is not None and (idiom is None or unsure.start() <= idiom[0]):
+    if unsure is not None and all(unsure.start() <= at for at, _ in signals):
         return None
-    word = _first_word(words)
-    if idiom is not None and (word is None or idiom[0] <= word[0]):
-        return idiom[1]
-    return word[1] if word is not None else None
+    if not signals:
+        return None
+    return min(signals, key=lambda signal: signal[0])[1]  # an idiom comes first in a tie
