@@ -1,0 +1,70 @@
+"""parse_timeline edge cases beyond the corpus: calendar boundaries, locales, naive clocks."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from flows.extract import parse_timeline
+
+NOW = datetime(2026, 11, 23, tzinfo=UTC)  # Monday, fourth quarter
+
+
+def test_next_quarter_is_its_first_day_from_any_point_of_a_quarter() -> None:
+    assert parse_timeline("next quarter", "en", datetime(2026, 1, 1, tzinfo=UTC)) == 90  # -> Apr 1
+    assert parse_timeline("следующий квартал", "ru", datetime(2026, 3, 31, tzinfo=UTC)) == 1
+    assert parse_timeline("next quarter", "en", datetime(2026, 12, 31, tzinfo=UTC)) == 1  # -> Jan 1
+
+
+def test_end_of_year_on_new_years_eve_is_today() -> None:
+    assert parse_timeline("к концу года", "ru", datetime(2026, 12, 31, 23, 0, tzinfo=UTC)) == 0
+
+
+def test_month_already_past_means_next_year() -> None:
+    assert parse_timeline("в марте", "ru", datetime(2026, 4, 10, tzinfo=UTC)) == 325  # -> 2027-03-01
+    assert parse_timeline("в апреле", "ru", datetime(2026, 4, 10, tzinfo=UTC)) == 20  # under way: Apr 30
+
+
+def test_slash_dates_follow_the_locale() -> None:
+    assert parse_timeline("03/04", "en", NOW) == 101  # March 4
+    assert parse_timeline("03/04", "ru", NOW) == 131  # 3 April
+    assert parse_timeline("25/12", "en", NOW) == 32  # no 25th month: day first
+
+
+def test_past_and_impossible_dates() -> None:
+    assert parse_timeline("15.03.2025", "ru", NOW) == 0
+    assert parse_timeline("31.02", "ru", NOW) is None
+    assert parse_timeline("2026-13-01", "en", NOW) is None
+
+
+def test_weekdays() -> None:
+    assert parse_timeline("в понедельник", "ru", NOW) == 0
+    assert parse_timeline("до среды", "ru", NOW) == 2
+    assert parse_timeline("next monday", "en", NOW) == 7
+    assert parse_timeline("by Sunday", "en", NOW) == 6
+
+
+def test_may_is_a_month_only_where_a_month_fits() -> None:
+    assert parse_timeline("we may decide soon", "en", NOW) == 30
+    assert parse_timeline("in May", "en", NOW) == 159
+    assert parse_timeline("May 5", "en", NOW) == 163
+
+
+def test_naive_and_other_timezones() -> None:
+    assert parse_timeline("через 2 недели", "ru", datetime(2026, 11, 23, 10, 0)) == 14
+    moscow = timezone(timedelta(hours=3))
+    assert parse_timeline("завтра", "ru", datetime(2026, 11, 23, 23, 30, tzinfo=moscow)) == 1
+
+
+@pytest.mark.parametrize(
+    "text", ["через 99999999999 лет", "in 10000000 days", "в 9999 году", "1" * 300 + " months"]
+)
+def test_absurd_spans_are_not_understood(text: str) -> None:
+    assert parse_timeline(text, "ru", NOW) is None
+
+
+def test_phrases_do_not_beat_an_explicit_moment() -> None:
+    assert parse_timeline("срочно, до 1 декабря", "ru", NOW) == 8
+    assert parse_timeline("не срочно, в течение года", "ru", NOW) == 365
+    assert parse_timeline("не в этом году", "ru", NOW) == 39
