@@ -15,7 +15,8 @@ When the flow has at most ``limit`` paths all of them are walked; otherwise a de
 random sample of ``limit`` paths (seeded by ``seed``), plus every path that differs in one
 answer from the best and the worst path found, repeated while that finds a better or worse one.
 
-The report gives the paths walked, the score range, the stages, tiers and knock-outs reached
+The report gives the paths walked, the score range, the fewest and most questions asked on a
+path that was not knocked out, the stages, tiers and knock-outs reached
 (with counts), the tiers declared but never reached, the closings never shown, the questions
 never asked, and findings about knock-outs and thresholds that contradict each other. A stage's
 closing without a tier is the fallback the loader requires; it counts as shown whenever its
@@ -111,6 +112,8 @@ class SimulationReport:
     min_score: int
     max_score: int
     upper_bound: int
+    shortest: int
+    longest: int
     stages: dict[str, int]
     tiers: dict[str, int]
     knockouts: dict[str, int]
@@ -139,6 +142,8 @@ class SimulationReport:
             "min_score": self.min_score,
             "max_score": self.max_score,
             "upper_bound": self.upper_bound,
+            "shortest": self.shortest,
+            "longest": self.longest,
             "stages": self.stages,
             "tiers": self.tiers,
             "knockouts": self.knockouts,
@@ -400,6 +405,7 @@ class _Tally:
     closings: set[int] = field(default_factory=set)
     best: tuple[PathResult, tuple[Step, ...]] | None = None
     worst: tuple[PathResult, tuple[Step, ...]] | None = None
+    lengths: set[int] = field(default_factory=set)
 
     def add(self, leaf: _Leaf) -> bool:
         """Score and count a path; False when it was walked already."""
@@ -425,6 +431,7 @@ class _Tally:
         if leaf.knockout is not None:
             self.knockouts[leaf.knockout] += 1
         else:
+            self.lengths.add(len(state.path))
             shown = closing_index(spec, stage, result.tier)
             if shown is not None:
                 self.closings.add(shown)
@@ -687,6 +694,8 @@ def simulate(spec: FlowSpec, *, limit: int = 20000, seed: int = 0) -> Simulation
         min_score=worst[0].total,
         max_score=best[0].total,
         upper_bound=upper_bound(spec),
+        shortest=min(tally.lengths, default=0),
+        longest=max(tally.lengths, default=0),
         stages={s.value: tally.stages[s.value] for s in Stage if tally.stages[s.value]},
         tiers={t: tally.tiers[t] for t in declared_tiers if tally.tiers[t]},
         knockouts={k.reason: tally.knockouts[k.reason] for k in spec.knockouts if tally.knockouts[k.reason]},

@@ -119,6 +119,7 @@ def render(report: SimulationReport, elapsed: float) -> str:
         f"{report.flow_id} v{report.version}: {report.questions} questions, {report.paths} paths walked "
         f"({how}) in {elapsed:.1f} s",
         f"score: min {report.min_score}, max {report.max_score} (the rules allow up to {report.upper_bound})",
+        f"questions asked: {report.shortest} to {report.longest} (paths not knocked out)",
         f"stages: {_counts(report.stages)}",
         f"tiers: {_counts(report.tiers)}",
         f"knock-outs: {_counts(report.knockouts)}",

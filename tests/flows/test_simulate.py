@@ -95,6 +95,8 @@ def test_min_and_max_score_are_the_known_ones() -> None:
     assert report.best.stage == "sql"
     assert report.best.tier == "B"
     assert report.upper_bound == 100
+    # Not knocked out: the e-mail alone (budget not understood) up to budget, role and e-mail.
+    assert (report.shortest, report.longest) == (2, 3)
 
 
 def test_stages_and_knockouts_are_counted_per_path() -> None:
