@@ -72,6 +72,13 @@ BAND_PREFIX = "band:"
 _FACT_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _DERIVED_FACTS = frozenset({"answered_all", "hand_raise", "pages_seen"})
 _RANK = {Stage.NURTURE: 0, Stage.MQL: 1, Stage.SQL: 2}
+# A finished conversation whose lead the CRM has moved on still closes as its outcome did.
+_CLOSING_FOR_CRM_STAGE = {
+    Stage.SAL: Stage.SQL,
+    Stage.WON: Stage.SQL,
+    Stage.REJECTED: Stage.NURTURE,
+    Stage.LOST: Stage.NURTURE,
+}
 
 _INPUT: dict[QuestionKind, InputHint] = {
     QuestionKind.NUMBER: "number",
@@ -221,7 +228,8 @@ def _closing_text(spec: FlowSpec, state: ConversationState) -> str:
         knockout = spec.knockout_by_reason.get(state.knockout)
         if knockout is not None:
             return tr(knockout.text, state.locale)
-    text = spec.closing(state.stage.value, state.tier, state.locale)
+    stage = _CLOSING_FOR_CRM_STAGE.get(state.stage, state.stage)
+    text = spec.closing(stage.value, state.tier, state.locale)
     return text or spec.closing(Stage.NURTURE.value, None, state.locale)
 
 
@@ -258,8 +266,15 @@ def _option_phrases(question: Question, locale: str) -> list[tuple[str, list[str
 def _match_options(
     spec: FlowSpec, question: Question, text: str, locale: str, multi: bool
 ) -> tuple[str, ...]:
+    memo = machine_for(spec).memo
     for loc in _locales(spec, locale):
-        found = match_choices(text, _option_phrases(question, loc), loc, multi=multi)
+        key = ("phrases", question.id, loc)
+        phrases = memo.get(key)
+        if phrases is None:
+            phrases = _option_phrases(question, loc)
+            if len(memo) < MAX_MEMO:
+                memo[key] = phrases
+        found = match_choices(text, phrases, loc, multi=multi)
         known = tuple(i for i in found if i in question.option_ids)
         if known:
             return known

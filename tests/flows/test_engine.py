@@ -86,6 +86,23 @@ def test_start_on_a_finished_conversation_resends_the_closing(mini: FlowSpec, op
     assert turn.replies[0].text == chat.turns[-2].replies[-1].text
 
 
+@pytest.mark.parametrize(
+    ("crm_stage", "closing"),
+    [
+        (Stage.SAL, "Менеджер позвонит."),
+        (Stage.WON, "Менеджер позвонит."),
+        (Stage.LOST, "Пришлём материалы."),
+    ],
+)
+def test_a_lead_the_crm_moved_on_still_gets_a_closing(
+    mini: FlowSpec, now: datetime, crm_stage: Stage, closing: str
+) -> None:
+    state = ConversationState("mini", 1, "ru", state="done", stage=crm_stage, tier="B")
+    turn = step(state, Inbound(kind="start"), mini, now)
+    assert [r.text for r in turn.replies] == [closing]
+    assert turn.state == state
+
+
 def test_a_message_before_start_starts_the_conversation(mini: FlowSpec, now: datetime) -> None:
     state = ConversationState("mini", 1, "ru")
     turn = step(state, Inbound.typed("привет"), mini, now)
