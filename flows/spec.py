@@ -442,6 +442,8 @@ def check_semantics(spec: FlowSpec) -> Iterator[tuple[Path_, str]]:
         qp: Path_ = ("questions", i)
         if q.id in seen:
             yield (*qp, "id"), f"question {q.id!r} is defined twice"
+        if q.id in ("new", "done"):
+            yield (*qp, "id"), f"{q.id!r} is reserved for the conversation's own states; pick another id"
         seen.add(q.id)
         yield from _localized_problems(q.text, (*qp, "text"), locs)
         yield from _localized_problems(q.hint, (*qp, "hint"), locs)

@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from flows import machine as machine_module
 from flows.machine import DONE, NEW, Cursor, build_machine, machine_for
 from flows.model import Answer
-from flows.spec import FlowSpec, parse_flow
+from flows.spec import FlowSpec, FlowSpecError, parse_flow
 
 
 def cursor(state: str, **answers: Answer) -> Cursor:
@@ -74,8 +75,12 @@ def test_the_cache_is_bounded(fixtures_dir: Path) -> None:
     assert machine_for(specs[-1]).spec is specs[-1]
 
 
-def test_question_ids_may_not_clash_with_machine_states(fixtures_dir: Path) -> None:
+@pytest.mark.parametrize("reserved", ["new", "done"])
+def test_question_ids_may_not_clash_with_machine_states(fixtures_dir: Path, reserved: str) -> None:
     text = (fixtures_dir / "puzzle_mini.yaml").read_text(encoding="utf-8")
-    clashing = parse_flow(text.replace("id: money\n    dimension", "id: done\n    dimension"))
-    with pytest.raises(ValueError, match="done"):
-        build_machine(clashing)
+    clashing = text.replace("id: money\n    dimension", f"id: {reserved}\n    dimension")
+    with pytest.raises(FlowSpecError, match=f"questions\\[3\\].id: '{reserved}' is reserved"):
+        parse_flow(clashing)
+    unchecked = FlowSpec.model_validate(yaml.safe_load(clashing))
+    with pytest.raises(ValueError, match=reserved):
+        build_machine(unchecked)
