@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 import flows.spec
+from flows.extract import match_choices
 from flows.model import Stage
 from flows.simulate import (
     FACTS_NODE,
@@ -198,6 +199,77 @@ def test_the_worst_path_completes_as_disqualified_in_the_engine(
     assert chat.state.knockout == worst.knockout
     knockout_text = spec.knockout_by_reason[worst.knockout].text[locale]
     assert chat.reply.text == knockout_text
+
+
+# Answers people give that must never knock a lead out, whatever the question.
+INNOCENT = {
+    "ru": [
+        "я директор",
+        "сам решаю",
+        "хочу демо",
+        "позвоните мне",
+        "просто смотрю",
+        "теряем заявки и нет отчётов",
+        "руководитель отдела продаж",
+        "маркетолог",
+        "да",
+        "нет",
+        "не знаю",
+        "в следующем квартале",
+        "продажи",
+        "ведём всё в экселе",
+        "сравниваем несколько вариантов",
+    ],
+    "en": [
+        "I'm the CEO",
+        "I decide",
+        "book a demo",
+        "a demo please",
+        "talk to sales",
+        "call me",
+        "just looking",
+        "we lose leads and have no reports",
+        "head of sales",
+        "I'm a manager",
+        "yes",
+        "no",
+        "not sure",
+        "next quarter",
+        "we use spreadsheets",
+        "comparing a few options",
+        "looking for a CRM",
+    ],
+}
+# And answers that must.
+KNOCKING = {
+    "student": {"ru": "я студент", "en": "I'm a student"},
+    "job_seeker": {"ru": "ищу работу", "en": "looking for a job"},
+    "competitor": {"ru": "мы конкуренты", "en": "we are a competitor"},
+    "vendor_chosen": {"ru": "уже выбрали подрядчика", "en": "we already chose a vendor"},
+}
+
+
+@pytest.mark.parametrize("flow_id", LIBRARY)
+@pytest.mark.parametrize("locale", LOCALES)
+def test_typed_answers_knock_out_only_when_they_should(flow_id: str, locale: str) -> None:
+    checked = 0
+    for q in flow(flow_id).questions:
+        knockouts = {o.id: o.knockout for o in q.options if o.knockout}
+        if not knockouts:
+            continue
+        candidates = [(o.id, [o.label[locale], *o.synonyms[locale]]) for o in q.options]
+        multi = q.kind is QuestionKind.MULTI_CHOICE
+        for text in INNOCENT[locale]:
+            assert not set(match_choices(text, candidates, locale, multi=multi)) & set(knockouts), (
+                q.id,
+                text,
+            )
+        for option_id, reason in knockouts.items():
+            if reason in KNOCKING:
+                said = KNOCKING[reason][locale]
+                assert match_choices(said, candidates, locale, multi=multi) == (option_id,), (q.id, said)
+                checked += 1
+    assert checked
 
 
 BANT_TYPED = {
