@@ -44,6 +44,7 @@ _FILLER: Final = frozenset(
     word_table(
         "вариант варианта варианты номер пункт пункта ответ выбираю выбор мой наверное думаю скорее "
         "option options number no choice the one ones my i choose pick answer probably n №"
+        " я й ой ий ый е го th st nd rd"  # "2-й", "я выбираю второй"
     )
 )
 _ALL: Final = frozenset(

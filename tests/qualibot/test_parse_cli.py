@@ -1,0 +1,150 @@
+"""`qualibot parse`: one answer or a JSON-lines stream, printed as JSON; no server libraries."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import subprocess
+import sys
+
+import pytest
+
+from qualibot.commands import parse as parse_command
+
+NOW = "2026-11-23T00:00:00+00:00"
+SERVER_LIBRARIES = ("aiogram", "fastapi", "starlette", "sqlalchemy", "httpx", "structlog")
+
+
+def _cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "qualibot.cli", "parse", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=60,
+        check=False,
+    )
+
+
+def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    parser = argparse.ArgumentParser(prog="qualibot")
+    parse_command.add_parser(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["parse", *argv])
+    code = args.func(args)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_one_answer_prints_one_json_object(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _run(["money", "около 2 млн руб"], capsys)
+    assert code == 0
+    assert out.count("\n") == 1
+    assert json.loads(out) == {"understood": True, "min": 2000000, "max": 2000000, "currency": "RUB"}
+
+
+def test_output_is_not_ascii_escaped(capsys: pytest.CaptureFixture[str]) -> None:
+    _, out, _ = _run(["name", "иван петров"], capsys)
+    assert "иван петров" in out
+    assert json.loads(out)["lowercase"] is True
+
+
+def test_locale_and_now(capsys: pytest.CaptureFixture[str]) -> None:
+    _, out, _ = _run(["timeline", "next quarter", "--locale", "en", "--now", NOW], capsys)
+    assert json.loads(out) == {"understood": True, "days": 39}
+    _, out, _ = _run(["phone", "8 (916) 123-45-67", "--locale", "en"], capsys)
+    assert json.loads(out) == {"understood": False, "value": None}
+
+
+def test_unknown_kind_and_missing_arguments(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _run(["colour", "red"], capsys)
+    assert code == 2
+    assert json.loads(out)["understood"] is False
+    assert "unknown kind" in json.loads(out)["error"]
+    code, out, err = _run(["money"], capsys)
+    assert (code, out) == (2, "")
+    assert "KIND and TEXT" in err
+    code, _, err = _run(["money", "5", "--jsonl"], capsys)
+    assert code == 2
+    assert "--jsonl" in err
+
+
+def test_jsonl_stream_keeps_order_and_survives_bad_lines(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lines = [
+        json.dumps({"kind": "phone", "text": "8 (916) 123-45-67"}),
+        "not json",
+        json.dumps({"kind": "nope", "text": "x"}),
+        "",
+        json.dumps({"kind": "timeline", "text": "в марте", "now": NOW}),
+        json.dumps(["a", "list"]),
+        json.dumps({"kind": "money", "text": 5}),
+        json.dumps({"kind": "yes_no", "text": "yep", "locale": "en"}),
+        json.dumps({"kind": "yes_no", "text": "да", "locale": "fr"}),
+        json.dumps({"kind": "timeline", "text": "Q3", "now": "yesterday"}),
+    ]
+    monkeypatch.setattr(sys, "stdin", io.StringIO("\n".join(lines) + "\n"))
+    code, out, _ = _run(["--jsonl"], capsys)
+    assert code == 0
+    results = [json.loads(line) for line in out.splitlines()]
+    assert len(results) == len(lines) - 1  # the blank line is skipped
+    assert results[0] == {"understood": True, "value": "+79161234567"}
+    assert results[3] == {"understood": True, "days": 98}
+    assert results[6] == {"understood": True, "value": True}
+    for index in (1, 2, 4, 5, 7, 8):
+        assert results[index]["understood"] is False
+        assert results[index]["error"]
+
+
+def test_cli_subprocess_single_and_jsonl() -> None:
+    done = _cli("money", "$50k", "--locale", "en")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"understood": True, "min": 50000, "max": 50000, "currency": "USD"}
+    stream = "\n".join(
+        json.dumps({"kind": kind, "text": text, "locale": "ru", "now": NOW}, ensure_ascii=False)
+        for kind, text in [("number", "человек 50"), ("timeline", "к концу года"), ("email", "A@Gmail.com")]
+    )
+    done = _cli("--jsonl", stdin=stream + "\n")
+    assert done.returncode == 0, done.stderr
+    assert [json.loads(line) for line in done.stdout.splitlines()] == [
+        {"understood": True, "value": 50},
+        {"understood": True, "days": 38},
+        {"understood": True, "value": "a@gmail.com", "free": True, "disposable": False},
+    ]
+
+
+def test_running_the_command_loads_no_server_library() -> None:
+    code = (
+        "import argparse, contextlib, io, sys\n"
+        "from qualibot.commands import parse\n"
+        "parser = argparse.ArgumentParser()\n"
+        "parse.add_parser(parser.add_subparsers())\n"
+        "args = parser.parse_args(['parse', 'money', 'около 2 млн руб'])\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    assert args.func(args) == 0\n"
+        f"loaded = sorted(m for m in sys.modules if m.split('.')[0] in {SERVER_LIBRARIES!r})\n"
+        "print(','.join(loaded))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == ""
+
+
+def test_the_cli_entry_point_loads_no_server_library_either() -> None:
+    code = (
+        "import contextlib, io, sys\n"
+        "from qualibot.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    assert main(['parse', 'timeline', 'next quarter', '--locale', 'en']) == 0\n"
+        f"loaded = sorted(m for m in sys.modules if m.split('.')[0] in {SERVER_LIBRARIES!r})\n"
+        "print(','.join(loaded))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == ""
