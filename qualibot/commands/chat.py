@@ -1,0 +1,156 @@
+"""`qualibot chat`: talk to a flow in the terminal as a visitor would; ends with the score.
+
+The conversation is stored in the configured database like any other channel's, so
+``--resume ID`` continues it later (or after a crash) from the question it stopped at.
+Buttons are listed with numbers; type ``#2`` to tap the second, or just type an answer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from typing import Any, TextIO
+
+from flows.model import Reply
+
+CHANNEL = "cli"
+
+
+def add_parser(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "chat",
+        help="chat with a flow in the terminal, as a visitor would, and see the score",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--flow", default="bant", help="flow id (default: bant)")
+    parser.add_argument("--locale", default="ru", help="ru or en (default: ru)")
+    parser.add_argument("--resume", metavar="ID", help="continue the conversation with this id")
+    parser.add_argument("--database-url", metavar="URL", help="default: QUALIBOT_DATABASE_URL or data/")
+    parser.add_argument(
+        "--context",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a source fact for engagement scoring, e.g. utm_source=google (repeatable)",
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from qualibot.logging import configure_logging
+    from qualibot.settings import Settings
+
+    settings = Settings()
+    if args.database_url:
+        settings = settings.model_copy(update={"database_url": args.database_url})
+    configure_logging(settings)
+    context: dict[str, str] = {}
+    for item in args.context:
+        key, sep, value = item.partition("=")
+        if not sep:
+            sys.stderr.write(f"qualibot chat: --context takes KEY=VALUE, not {item!r}\n")
+            return 2
+        context[key.strip()] = value.strip()
+    return asyncio.run(_chat(settings, args.flow, args.locale, args.resume, context, sys.stdin, sys.stdout))
+
+
+def render(reply: Reply, out: TextIO) -> None:
+    if reply.progress is not None:
+        out.write(f"[{reply.progress[0]}/{reply.progress[1]}] ")
+    out.write(reply.text + "\n")
+    for number, button in enumerate(reply.buttons, start=1):
+        out.write(f"   #{number} {button.label}\n")
+    if reply.multi:
+        out.write("   (several: #1 #3, or type them)\n")
+
+
+def inbound_for(line: str, last: Reply | None) -> Any:
+    """``#2`` (or ``#1 #3`` for a multi-choice) taps buttons of the last question; the rest is typed."""
+    from flows.model import Inbound
+
+    words = line.split()
+    if last is not None and last.buttons and words and all(w.startswith("#") for w in words):
+        picked: list[str] = []
+        for word in words:
+            number = word[1:]
+            if not number.isdigit() or not 1 <= int(number) <= len(last.buttons):
+                return Inbound.typed(line)
+            picked.append(last.buttons[int(number) - 1].id)
+        return Inbound.tap(*picked)
+    return Inbound.typed(line)
+
+
+async def _chat(
+    settings: Any,
+    flow_id: str,
+    locale: str,
+    resume: str | None,
+    context: dict[str, str],
+    stdin: TextIO,
+    out: TextIO,
+) -> int:
+    from flows.errors import QualibotError
+    from flows.model import Inbound
+    from qualibot.wiring import open_app
+    from storage.db import SchemaNotMigrated
+
+    try:
+        async with open_app(settings) as app:
+            service = app.service
+            try:
+                if resume:
+                    conversation_id = resume
+                    replies = await service.handle_message(resume, Inbound(kind="start"))
+                else:
+                    started = await service.start_conversation(flow_id, CHANNEL, locale, context)
+                    conversation_id = str(started.conversation_id)
+                    replies = started.replies
+            except QualibotError as exc:
+                out.write(f"qualibot chat: {exc}\n")
+                return 1
+            out.write(f"conversation {conversation_id}\n\n")
+            last = _show(replies, None, out)
+            while not await _completed(service, conversation_id):
+                out.write("> ")
+                out.flush()
+                line = await asyncio.to_thread(stdin.readline)
+                if not line:
+                    out.write(f"\nstopped; continue with: qualibot chat --resume {conversation_id}\n")
+                    return 0
+                if not line.strip():
+                    continue
+                replies = await service.handle_message(conversation_id, inbound_for(line.strip(), last))
+                last = _show(replies, last, out)
+            await _print_score(service, conversation_id, out)
+            return 0
+    except SchemaNotMigrated as exc:
+        out.write(f"qualibot chat: {exc}\n")
+        return 1
+
+
+def _show(replies: tuple[Reply, ...], last: Reply | None, out: TextIO) -> Reply | None:
+    for reply in replies:
+        render(reply, out)
+        if reply.question_id is not None:
+            last = reply
+    out.write("\n")
+    return last
+
+
+async def _completed(service: Any, conversation_id: str) -> bool:
+    view = await service.get_conversation(conversation_id)
+    return bool(view.conversation.state.completed)
+
+
+async def _print_score(service: Any, conversation_id: str, out: TextIO) -> None:
+    view = await service.get_conversation(conversation_id)
+    score = view.score
+    if score is None:
+        return
+    tier = f", tier {score.tier}" if score.tier else ""
+    out.write(f"score {score.total}/100 (fit {score.fit}, engagement {score.engagement}): ")
+    out.write(f"{score.stage.value}{tier}\n")
+    for line in score.breakdown:
+        out.write(f"  {line['points']:+4d} / {line['max_points']:<3} {line['reason']}\n")

@@ -1,0 +1,72 @@
+"""Wiring: builds the database engine, stores, flow catalog and conversation service from
+settings. No logic of its own; every process (`chat`, the servers to come) starts here."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from flows.catalog import FlowCatalog
+from flows.service import ConversationService, SystemClock
+from flows.spec import LIBRARY, FlowSpecError, library_path
+from qualibot.settings import Settings
+from storage.db import check_schema, ensure_data_dir, make_engine
+from storage.repositories import SqlConversationStore, SqlFlowVersionStore
+
+log = structlog.get_logger(__name__)
+
+
+def flow_files(settings: Settings) -> list[Path]:
+    """The shipped flows, then every ``*.yaml`` in ``QUALIBOT_FLOWS_DIR`` (same id: that file wins)."""
+    files = [library_path(flow_id) for flow_id in LIBRARY]
+    if settings.flows_dir is not None:
+        files += sorted(settings.flows_dir.glob("*.yaml"))
+    return files
+
+
+def load_catalog(settings: Settings) -> FlowCatalog:
+    """Every flow that loads; a broken file is logged with its problems and skipped, so the
+    service keeps running on the flows that are good."""
+    catalog = FlowCatalog()
+    for path in flow_files(settings):
+        try:
+            entry = catalog.add(path.read_text(encoding="utf-8"), str(path))
+        except (OSError, UnicodeDecodeError) as exc:
+            log.error("flow_unreadable", file=str(path), error=str(exc))
+        except FlowSpecError as exc:
+            log.error("flow_invalid", file=str(path), problems=[str(p) for p in exc.problems])
+        else:
+            log.debug("flow_loaded", flow=entry.spec.id, version=entry.spec.version, file=str(path))
+    return catalog
+
+
+@dataclass(frozen=True, slots=True)
+class App:
+    settings: Settings
+    engine: AsyncEngine
+    conversations: SqlConversationStore
+    service: ConversationService
+
+
+@asynccontextmanager
+async def open_app(settings: Settings) -> AsyncIterator[App]:
+    """The service over the configured database; refuses an unmigrated database."""
+    ensure_data_dir(settings.database_url)
+    engine = make_engine(settings.database_url)
+    try:
+        await check_schema(engine)
+        conversations = SqlConversationStore(engine)
+        try:
+            service = ConversationService(
+                conversations, SqlFlowVersionStore(engine), load_catalog(settings), SystemClock()
+            )
+            yield App(settings, engine, conversations, service)
+        finally:
+            await conversations.aclose()
+    finally:
+        await engine.dispose()
