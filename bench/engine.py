@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import statistics
 import time
 import tracemalloc
@@ -31,7 +32,7 @@ NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 STATES = 10_000
 STEPPED_SAMPLE = 2_000
 MACHINE_SAMPLE = 100
-ROUNDS = 5
+ROUNDS = 3
 
 TYPED = {
     QuestionKind.NUMBER: "около 50",
@@ -46,28 +47,36 @@ TYPED = {
 }
 
 
-def _answer(spec: FlowSpec, reply: Reply, turn: int) -> Inbound:
-    """Even turns tap the first button that keeps the lead in; odd turns type the answer."""
+def _answer(spec: FlowSpec, reply: Reply, turn: int, buttons_only: bool) -> Inbound:
+    """Tap the first button that keeps the lead in on even turns (on every turn with
+    ``buttons_only``), type the answer otherwise and where there are no buttons."""
     question = spec.question_by_id[reply.question_id or ""]
+    tap = buttons_only or turn % 2 == 0
     safe = [o for o in question.options if o.knockout is None]
     if question.kind in (QuestionKind.CHOICE, QuestionKind.MULTI_CHOICE) and safe:
-        return Inbound.tap(safe[0].id) if turn % 2 == 0 else Inbound.typed(tr(safe[0].label, "ru"))
+        return Inbound.tap(safe[0].id) if tap else Inbound.typed(tr(safe[0].label, "ru"))
+    if question.kind is QuestionKind.YES_NO and tap:
+        return Inbound.tap(safe[0].id if safe else "yes")
     bands = [f"band:{i}" for i, b in enumerate(question.bands) if b.knockout is None and b.label is not None]
-    if bands and turn % 2 == 0:
+    if bands and tap:
         return Inbound.tap(bands[-1])
     return Inbound.typed(TYPED[question.kind])
 
 
-def script_for(spec: FlowSpec) -> list[Inbound]:
-    """One full conversation's inputs: start, answers, one miss and one "back" on the way."""
+def script_for(spec: FlowSpec, buttons_only: bool = False) -> list[Inbound]:
+    """One full conversation's inputs: start and the answers; the mixed script also has one
+    miss and one "back" on the way."""
     state = ConversationState(spec.id, spec.version, "ru")
     script = [Inbound(kind="start")]
     turn = step(state, script[0], spec, NOW)
-    extras = [Inbound.typed("не знаю, сложно сказать"), Inbound.typed("назад")]
+    extras = [] if buttons_only else [Inbound.typed("не знаю, сложно сказать"), Inbound.typed("назад")]
     n = 0
     while not turn.state.completed:
         n += 1
-        inbound = extras.pop(0) if n in (2, 4) else _answer(spec, turn.replies[-1], n)
+        if extras and n in (2, 4):
+            inbound = extras.pop(0)
+        else:
+            inbound = _answer(spec, turn.replies[-1], n, buttons_only)
         script.append(inbound)
         turn = step(turn.state, inbound, spec, NOW)
         if n > 200:
@@ -145,12 +154,19 @@ def mb(size: int) -> str:
 def bench(spec: FlowSpec, seconds: float) -> None:
     script = script_for(spec)
     best, median = throughput(spec, script, seconds)
+    taps = script_for(spec, buttons_only=True)
+    taps_best, _ = throughput(spec, taps, seconds)
     stepped, loaded, as_json = state_memory(spec, script)
     per_create, machines = machine_baseline(spec)
     per_turn = 1 / (best * len(script))
     print(f"\n{spec.id}: {len(spec.questions)} questions, {len(script)} turns per scripted conversation")
     print(f"  conversations/s          {best:>10,.0f}   (median of {ROUNDS} rounds {median:,.0f})")
     print(f"  turns/s                  {best * len(script):>10,.0f}   ({per_turn * 1e6:.1f} µs per turn)")
+    taps_turns = taps_best * len(taps)
+    print(
+        f"  turns/s, buttons only    {taps_turns:>10,.0f}   ({1e6 / taps_turns:.1f} µs per turn;"
+        " typed only where no buttons)"
+    )
     print(f"  10k states (from step)   {mb(stepped):>10}")
     print(f"  10k states (from JSON)   {mb(loaded):>10}")
     print(f"  10k states as JSON text  {mb(as_json):>10}")
@@ -168,6 +184,10 @@ def main() -> None:
     others = [i for i in LIBRARY if i != "bant" and library_path(i).exists()]
     chosen = ["bant", *others[-1:]]
     print(f"engine.step in process, one core; {ROUNDS} timed rounds of {args.seconds:g} s per flow")
+    load = os.getloadavg()[0]
+    print(
+        f"load average {load:.1f} on {os.cpu_count()} cores (figures drop when other work shares the cores)"
+    )
     for flow_id in chosen:
         bench(load_library_flow(flow_id), args.seconds)
 
