@@ -711,3 +711,59 @@ def test_the_turn_state_round_trips_through_json(mini: FlowSpec, open_chat: Open
     finish_contacts(chat)
     for turn in chat.turns:
         assert ConversationState.from_json(turn.state.to_json()) == turn.state
+
+
+def test_a_shared_contact_answers_the_phone_question(mini: FlowSpec, open_chat: OpenChat) -> None:
+    chat = open_chat(mini)
+    answer_up_to_name(chat)
+    chat.say("Иван")
+    chat.say("ivan@acme.ru")
+    chat.tap("cmd:skip")
+    chat.send(Inbound(kind="contact", data={"phone": "+7 999 123-45-67"}))
+    assert chat.state.answers["phone"].value == "+79991234567"
+
+
+def test_a_shared_contact_on_another_question_is_not_an_answer(mini: FlowSpec, open_chat: OpenChat) -> None:
+    chat = open_chat(mini)
+    turn = chat.send(Inbound(kind="contact", text="+7 999 123-45-67"))
+    assert turn.events == (AnswerNotUnderstood("budget", 1),)
+
+
+def test_yes_no_typed_in_the_other_language(mini: FlowSpec, open_chat: OpenChat) -> None:
+    chat = open_chat(mini)
+    chat.say("2 млн")
+    chat.tap("owner")
+    chat.tap("leads")
+    chat.say("12")
+    chat.tap("band:1")
+    chat.say("yes")
+    assert chat.state.answers["demo"].value is True
+
+
+def test_events_after_a_knockout_only_update_facts(mini: FlowSpec, open_chat: OpenChat) -> None:
+    chat = open_chat(mini, utm_source="google")
+    chat.tap("band:0")
+    before = chat.state
+    turn = chat.event("page_view", path="/pricing")
+    assert turn.events == ()
+    assert turn.score is None
+    assert turn.state.stage is Stage.DISQUALIFIED
+    assert turn.state.score == before.score
+    assert turn.state.facts["pages_seen"] == 1
+
+
+def test_other_events_set_a_fact(mini: FlowSpec, open_chat: OpenChat) -> None:
+    chat = open_chat(mini)
+    chat.event("returning")
+    assert chat.state.facts["returning"] is True
+
+
+def test_restart_after_completion_starts_a_new_run(mini: FlowSpec, open_chat: OpenChat) -> None:
+    chat = open_chat(mini, utm_source="google")
+    answer_up_to_name(chat)
+    finish_contacts(chat)
+    assert chat.state.stage is Stage.SQL
+    turn = chat.tap("cmd:restart")
+    assert turn.events == (ConversationRestarted(),)
+    assert (turn.state.state, turn.state.stage, turn.state.answers) == ("budget", Stage.IN_PROGRESS, {})
+    assert turn.replies[0].progress == (1, 11)
