@@ -107,9 +107,7 @@ def _title(spec: FlowSpec, question: Question, locale: str) -> str:
 def _band_words(band: Band, question: Question, spec: FlowSpec, locale: str) -> str:
     if band.label is not None:
         return tr(band.label, locale)
-    unit = f" {spec.currency}" if question.kind is QuestionKind.MONEY else ""
-    if question.kind is QuestionKind.TIMELINE:
-        unit = f" {word('days', locale)}"
+    unit = _unit(spec, question, locale)
     low = None if band.min is None else format_number(band.min, locale) + unit
     high = None if band.max is None else format_number(band.max, locale) + unit
     if low is not None and high is not None:
