@@ -171,12 +171,11 @@ _POST_BOUND_RE: Final = re.compile(
 
 def tokenize(folded: str) -> list[Token]:
     """Cut a folded text into number, word and symbol tokens."""
-    tokens: list[Token] = []
-    append = tokens.append
-    for match in _TOKEN_RE.finditer(folded):
-        kind = (match.lastindex or 1) - 1
-        append(Token(kind, match.group(), match.start(), match.end()))
-    return tokens
+    new = tuple.__new__  # skips the NamedTuple constructor's Python frame: this runs per token
+    return [
+        new(Token, ((match.lastindex or 1) - 1, match.group(), *match.span()))
+        for match in _TOKEN_RE.finditer(folded)
+    ]
 
 
 def _num_value(raw: str, scaled: bool) -> float:

@@ -124,6 +124,13 @@ def clean_text(text: str, max_len: int = 2000) -> str:
     if max_len <= 0 or not text:
         return ""
     text = text[: max_len * _WORK_FACTOR + _WORK_SLACK]
+    if text.isprintable() and "<" not in text and "&" not in text:
+        # The common case: no control, format or separator characters other than plain
+        # spaces, no markup, no entities; only spaces to collapse.
+        text = unicodedata.normalize("NFC", text)
+        if "  " in text:
+            text = _WHITESPACE_RE.sub(" ", text)
+        return text.strip()[:max_len].rstrip()
     text = _INVISIBLE_RE.sub("", unicodedata.normalize("NFC", text))
     text = _strip_markup(text)
     if "&" in text:
