@@ -25,9 +25,9 @@ MAX_SCAN_CHARS: Final = 500
 MAX_AMOUNT: Final = 1e15
 """Larger amounts are not believed (and keep JSON finite)."""
 
+# Token kinds: the group of _TOKEN_RE that matched, minus one; anything else (2) is a symbol.
 NUM: Final = 0
 WORD: Final = 1
-SYM: Final = 2
 
 
 class Token(NamedTuple):

@@ -2,6 +2,7 @@
 
 The rules, in the order they are tried:
 
+* "не в этом году", "к новому году", "after New Year": the first of January;
 * a named period relative to now ("this week", "в следующем месяце", "к концу года",
   "early next year"): "this X" and "end of X" mean the last day of X, "next X" and
   "beginning of X" its first day, "middle of X" its middle;
@@ -15,12 +16,16 @@ The rules, in the order they are tried:
   ("31.02") makes the answer not understood;
 * a month ("в марте", "by March", "в конце марта"): the next such month's first day (last day
   with "end of", the 15th with "middle of"), the current month means its last day;
-* a year ("в 2027 году"): its first day, the current year its last day; a season likewise;
-* "не в этом году", "к новому году", "after New Year": the first of January;
+* a year ("в 2027 году"): its first day, the current year its last day; a season likewise
+  ("летом", "next autumn");
 * a weekday ("в пятницу", "by Friday"): its next occurrence, today being 0;
-* phrases: "just researching" / "просто изучаю" = 365, "не срочно" / "no rush" = 180,
-  "ASAP" / "срочно" / "вчера" / "сегодня" = 0, "завтра" = 1, "скоро" / "soon" = 30;
-* "не знаю", "not sure" and anything else: None.
+* phrases: "не знаю" / "not sure" = None, "just researching" / "просто изучаю" = 365,
+  "не срочно" / "no rush" = 180, "послезавтра" = 2, "завтра" = 1, "ASAP" / "срочно" /
+  "вчера" / "сегодня" = 0, "скоро" / "soon" = 30;
+* anything else: None.
+
+A moment named explicitly beats a phrase: "срочно, до 1 декабря" is 8 days, not 0.
+Days are never negative (a date already past counts as 0) and never above 100 years.
 """
 
 from __future__ import annotations
