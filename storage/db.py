@@ -14,8 +14,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, text
-from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
@@ -46,7 +46,8 @@ class SchemaNotMigrated(RuntimeError):
         )
 
 
-def _dumps(value: Any) -> str:
+def dumps_json(value: Any) -> str:
+    """JSON as stored: compact, UTF-8 kept as it is."""
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
@@ -77,16 +78,29 @@ def make_engine(url: str | URL, *, pool_size: int = 10, echo: bool = False) -> A
     """An engine for ``url``; nothing connects until it is used."""
     u = make_url(url)
     if u.get_backend_name() == "sqlite":
-        engine = create_async_engine(u, json_serializer=_dumps, echo=echo)
+        engine = create_async_engine(u, json_serializer=dumps_json, echo=echo)
         _tune_sqlite(engine)
         return engine
     return create_async_engine(
-        u, json_serializer=_dumps, pool_size=pool_size, max_overflow=pool_size, echo=echo
+        u, json_serializer=dumps_json, pool_size=pool_size, max_overflow=pool_size, echo=echo
     )
 
 
-def _tune_sqlite(engine: AsyncEngine) -> None:
-    @event.listens_for(engine.sync_engine, "connect")
+def make_sync_engine(url: str | URL) -> Engine:
+    """A synchronous engine on the same database, for work done whole on a thread of its own (the
+    group-commit writer): SQLite through the standard ``sqlite3`` module with the same tuning."""
+    u = make_url(url)
+    if u.get_backend_name() != "sqlite":
+        raise ValueError(f"{display_url(u)}: a synchronous engine is only made for SQLite")
+    engine = create_engine(u.set(drivername="sqlite+pysqlite"), json_serializer=dumps_json)
+    _tune_sqlite(engine)
+    return engine
+
+
+def _tune_sqlite(engine: AsyncEngine | Engine) -> None:
+    sync_engine = engine.sync_engine if isinstance(engine, AsyncEngine) else engine
+
+    @event.listens_for(sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
         # Hand transaction control to the "begin" hook below (the driver's own BEGIN is deferred
         # and would be issued lazily, so the write lock would be taken mid-transaction).
@@ -96,7 +110,7 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
             cursor.execute(pragma)
         cursor.close()
 
-    @event.listens_for(engine.sync_engine, "begin")
+    @event.listens_for(sync_engine, "begin")
     def _on_begin(conn: Connection) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(WRITE) else "BEGIN")
 

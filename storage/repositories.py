@@ -11,13 +11,17 @@ hot path. Nothing here commits on its own behalf outside the writer's unit of wo
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from sqlalchemy import select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from flows.errors import ConcurrentUpdate, FlowVersionConflict
@@ -31,9 +35,47 @@ from flows.ports import (
     StoredMessage,
     TurnWrite,
 )
-from storage.db import make_sessionmaker, writer
+from storage.db import make_sessionmaker, make_sync_engine, writer
 from storage.tables import Conversation, FlowVersion, LeadIdentity, Message, ScoreSnapshotRow
 from storage.writer import GroupCommitWriter, WriterStats
+
+T = TypeVar("T")
+
+
+class KeyReader:
+    """Reads by key on the hot path, as synchronous Core code run in one go.
+
+    On SQLite a read by key takes tens of microseconds in C, while every statement through aiosqlite
+    costs several hand-overs to its thread, each waiting for a busy event loop; so SQLite reads run
+    whole on one reader thread of their own (one hand-over per read). PostgreSQL reads run on the
+    caller's loop through asyncpg."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._sqlite = engine.dialect.name == "sqlite"
+        self._sync: Engine | None = None
+        self._thread: ThreadPoolExecutor | None = None
+
+    async def run(self, read: Callable[[Connection], T]) -> T:
+        if not self._sqlite:
+            async with self._engine.connect() as conn:
+                return await conn.run_sync(read)
+        if self._thread is None:
+            self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qualibot-reader")
+        return await asyncio.get_running_loop().run_in_executor(self._thread, self._run_sync, read)
+
+    def _run_sync(self, read: Callable[[Connection], T]) -> T:
+        if self._sync is None:
+            self._sync = make_sync_engine(self._engine.url)
+        with self._sync.connect() as conn:
+            return read(conn)
+
+    async def aclose(self) -> None:
+        if self._thread is not None:
+            thread, self._thread = self._thread, None
+            if self._sync is not None:
+                await asyncio.get_running_loop().run_in_executor(thread, self._sync.dispose)
+            thread.shutdown(wait=True)
 
 
 class SqlConversationStore:
@@ -42,7 +84,8 @@ class SqlConversationStore:
     def __init__(self, engine: AsyncEngine, *, cache_size: int = 50_000, max_batch: int = 500) -> None:
         self._engine = engine
         self._sessions = make_sessionmaker(engine)
-        self._writer = GroupCommitWriter(engine, max_batch=max_batch)
+        self._writer = GroupCommitWriter(engine.url, max_batch=max_batch)
+        self._reader = KeyReader(engine)
         self._cache: OrderedDict[uuid.UUID, StoredConversation] = OrderedDict()
         self._cache_size = cache_size
         self.cache_hits = 0
@@ -55,6 +98,7 @@ class SqlConversationStore:
     async def aclose(self) -> None:
         """Finish the queued writes; the engine stays open (its owner disposes of it)."""
         await self._writer.aclose()
+        await self._reader.aclose()
 
     async def find_lead(self, identities: Sequence[Identity]) -> uuid.UUID | None:
         if not identities:
@@ -65,8 +109,10 @@ class SqlConversationStore:
             .where(tuple_(c.kind, c.value).in_([(i.kind, i.value) for i in identities]))
             .limit(1)
         )
-        async with self._engine.connect() as conn:
-            return (await conn.execute(query)).scalar_one_or_none()
+        found: uuid.UUID | None = await self._reader.run(
+            lambda conn: conn.execute(query).scalar_one_or_none()
+        )
+        return found
 
     async def create(self, new: NewConversation) -> StoredConversation:
         stored = await self._writer.submit(new)
@@ -92,8 +138,7 @@ class SqlConversationStore:
             c.created_at,
             c.updated_at,
         ).where(c.id == conversation_id)
-        async with self._engine.connect() as conn:
-            row = (await conn.execute(query)).first()
+        row = await self._reader.run(lambda conn: conn.execute(query).first())
         if row is None:
             return None
         stored = StoredConversation(

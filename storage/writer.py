@@ -1,33 +1,39 @@
-"""Group commit: one writer task saves the turns of many visitors in one transaction.
+"""Group commit: one writer saves the turns of many visitors in one transaction.
 
-Every statement through an async driver costs a round trip (a thread hop with aiosqlite, a network
-round trip with asyncpg) and every commit costs a flush to disk. So turns are not written one by
-one: callers queue their write and wait; the writer takes everything queued, and in ONE write
-transaction (``BEGIN IMMEDIATE`` on SQLite, ``SELECT ... FOR UPDATE`` on PostgreSQL) checks the
-versions of the whole batch with one SELECT, then writes each table once with executemany. A
-caller's future resolves only after COMMIT, so an answered turn is a durable turn. While one batch
-commits, the next one gathers, so batches grow with load by themselves and no timer is needed.
+Every statement through an async driver costs a hand-over between threads or a network round trip,
+and each one waits its turn on a busy event loop; every commit costs a flush. So turns are not
+written one by one: callers queue their write and wait; the writer takes everything queued and, in
+ONE write transaction (``BEGIN IMMEDIATE`` on SQLite, ``SELECT ... FOR UPDATE`` on PostgreSQL),
+checks the versions of the whole batch with one SELECT, then writes each table once with
+executemany. It runs on a thread of its own, so a whole batch costs the callers' event loop one
+hand-over, not one per statement. A caller's future resolves only after COMMIT: an answered turn
+is a durable turn. While one batch commits the next one gathers, so batches grow with the load by
+themselves and no timer is needed.
 
-If a batch fails (a constraint, an injected fault), its operations are retried one transaction
-each, so a bad write fails alone and never takes its neighbours down with it.
+If a batch fails (a constraint, an injected fault), its writes are retried one transaction each,
+so a bad write fails alone and never takes its neighbours down with it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
+import queue
+import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, insert, select, tuple_, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy import JSON, Table, Uuid, bindparam, func, insert, select, tuple_, update
+from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from flows.errors import ConcurrentUpdate, ConversationNotFound
 from flows.model import Stage
 from flows.ports import Identity, NewConversation, StoredConversation, TurnWrite
-from storage.db import writer as write_engine
+from storage.db import WRITE, dumps_json, make_engine, make_sync_engine, writer
 from storage.tables import (
     Conversation,
     EngagementEvent,
@@ -36,10 +42,12 @@ from storage.tables import (
     Message,
     OutboxEvent,
     ScoreSnapshotRow,
+    UTCDateTime,
 )
 
 Op = NewConversation | TurnWrite
 Outcome = StoredConversation | Exception
+_Item = tuple[Op, "asyncio.Future[StoredConversation]", asyncio.AbstractEventLoop]
 
 conversations = cast(Table, Conversation.__table__)
 leads = cast(Table, Lead.__table__)
@@ -118,13 +126,17 @@ class _Plan:
 
 
 class GroupCommitWriter:
-    def __init__(self, engine: AsyncEngine, *, max_batch: int = 500) -> None:
-        self._engine = write_engine(engine)
-        self._postgres = engine.dialect.name == "postgresql"
+    """Saves the writes of all callers of one process, a batch per transaction, on a thread of its
+    own: a batch costs the callers' event loop one hand-over out and one back, however many
+    statements it runs. SQLite is written through the standard ``sqlite3`` module on that thread
+    (no further thread hops); PostgreSQL through asyncpg on a private event loop of that thread."""
+
+    def __init__(self, url: str | URL, *, max_batch: int = 500) -> None:
+        self._url = make_url(url)
+        self._postgres = self._url.get_backend_name() == "postgresql"
         self._max_batch = max_batch
-        self._queue: list[tuple[Op, asyncio.Future[StoredConversation]]] = []
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
         self._closing = False
         self.stats = WriterStats()
 
@@ -132,59 +144,98 @@ class GroupCommitWriter:
         """Queue one write; returns once it is committed (or raises why it was not)."""
         if self._closing:
             raise RuntimeError("the writer is closed")
-        future: asyncio.Future[StoredConversation] = asyncio.get_running_loop().create_future()
-        self._queue.append((op, future))
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="qualibot-group-commit")
-        self._wake.set()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[StoredConversation] = loop.create_future()
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._main, name="qualibot-writer", daemon=True)
+            self._thread.start()
+        self._queue.put((op, future, loop))
         return await future
 
     async def aclose(self) -> None:
-        """Write what is queued, then stop."""
+        """Write what is queued, then stop the thread."""
         self._closing = True
-        self._wake.set()
-        if self._task is not None:
-            await self._task
-            self._task = None
+        if self._thread is not None:
+            self._queue.put(None)
+            await asyncio.to_thread(self._thread.join)
+            self._thread = None
 
-    async def _run(self) -> None:
+    def _main(self) -> None:
+        if self._postgres:
+            loop = asyncio.new_event_loop()
+            engine = writer(make_engine(self._url, pool_size=1))
+            try:
+                self._serve(lambda ops: loop.run_until_complete(self._transaction_async(engine, ops)))
+            finally:
+                loop.run_until_complete(engine.dispose())
+                loop.close()
+        else:
+            sync_engine = make_sync_engine(self._url).execution_options(**{WRITE: True})
+            try:
+                self._serve(lambda ops: self._transaction_sync(sync_engine, ops))
+            finally:
+                sync_engine.dispose()
+
+    def _serve(self, transaction: Callable[[Sequence[Op]], list[Outcome]]) -> None:
         while True:
-            await self._wake.wait()
-            self._wake.clear()
-            while self._queue:
-                batch = self._queue[: self._max_batch]
-                del self._queue[: self._max_batch]
-                await self._write(batch)
-            if self._closing:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            stop = False
+            while len(batch) < self._max_batch:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    stop = True
+                    break
+                batch.append(item)
+            self._write(batch, transaction)
+            if stop:
                 return
 
-    async def _write(self, batch: list[tuple[Op, asyncio.Future[StoredConversation]]]) -> None:
+    def _write(self, batch: list[_Item], transaction: Callable[[Sequence[Op]], list[Outcome]]) -> None:
         try:
-            outcomes = await self._commit([op for op, _ in batch])
+            outcomes: list[Outcome] = transaction([op for op, _, _ in batch])
         except Exception as exc:
-            if len(batch) == 1:
-                _settle(batch[0][1], exc)
+            if len(batch) > 1:
+                # One write spoilt the batch: give each its own transaction, so it fails alone.
+                self.stats.fallbacks += 1
+                for item in batch:
+                    self._write([item], transaction)
                 return
-            self.stats.fallbacks += 1
-            for item in batch:
-                await self._write([item])
-            return
-        for (_, future), outcome in zip(batch, outcomes, strict=True):
-            _settle(future, outcome)
+            outcomes = [exc]
+        by_loop: dict[
+            asyncio.AbstractEventLoop, list[tuple[asyncio.Future[StoredConversation], Outcome]]
+        ] = {}
+        for (_, future, loop), outcome in zip(batch, outcomes, strict=True):
+            by_loop.setdefault(loop, []).append((future, outcome))
+        for loop, settled in by_loop.items():
+            if not loop.is_closed():
+                loop.call_soon_threadsafe(_settle_all, settled)
 
-    async def _commit(self, ops: Sequence[Op]) -> list[Outcome]:
+    def _transaction_sync(self, engine: Engine, ops: Sequence[Op]) -> list[Outcome]:
+        with engine.begin() as conn:
+            return self._commit(conn, ops)
+
+    async def _transaction_async(self, engine: AsyncEngine, ops: Sequence[Op]) -> list[Outcome]:
+        async with engine.begin() as conn:
+            return await conn.run_sync(self._commit, ops)
+
+    def _commit(self, conn: Connection, ops: Sequence[Op]) -> list[Outcome]:
         self.stats.batches += 1
         self.stats.ops += len(ops)
         self.stats.largest_batch = max(self.stats.largest_batch, len(ops))
-        async with self._engine.begin() as conn:
-            rows = await self._lock_rows(conn, ops)
-            owners = await self._owners(conn, ops)
-            plan = _Plan()
-            outcomes = [self._plan(op, rows, owners, plan) for op in ops]
-            await self._apply(conn, plan)
+        rows = self._lock_rows(conn, ops)
+        owners = self._owners(conn, ops)
+        plan = _Plan()
+        outcomes = [self._plan(op, rows, owners, plan) for op in ops]
+        self._apply(conn, plan)
         return outcomes
 
-    async def _lock_rows(self, conn: AsyncConnection, ops: Sequence[Op]) -> dict[uuid.UUID, _Row]:
+    def _lock_rows(self, conn: Connection, ops: Sequence[Op]) -> dict[uuid.UUID, _Row]:
         ids = sorted({op.conversation_id for op in ops if isinstance(op, TurnWrite)})
         if not ids:
             return {}
@@ -195,19 +246,19 @@ class GroupCommitWriter:
         if self._postgres:
             query = query.order_by(c.id).with_for_update()
         self.stats.statements += 1
-        result = await conn.execute(query)
+        result = conn.execute(query)
         return {
             r.id: _Row(r.lead_id, r.channel, r.flow_id, r.flow_version, r.version, r.created_at)
             for r in result
         }
 
-    async def _owners(self, conn: AsyncConnection, ops: Sequence[Op]) -> dict[Identity, uuid.UUID]:
+    def _owners(self, conn: Connection, ops: Sequence[Op]) -> dict[Identity, uuid.UUID]:
         wanted = {i for op in ops for i in op.identities}
         if not wanted:
             return {}
         c = identities.c
         self.stats.statements += 1
-        result = await conn.execute(
+        result = conn.execute(
             select(c.kind, c.value, c.lead_id).where(
                 tuple_(c.kind, c.value).in_([(i.kind, i.value) for i in wanted])
             )
@@ -350,29 +401,74 @@ class GroupCommitWriter:
             updated_at=op.at,
         )
 
-    async def _apply(self, conn: AsyncConnection, plan: _Plan) -> None:
+    def _apply(self, conn: Connection, plan: _Plan) -> None:
         steps: list[tuple[Any, list[dict[str, Any]]]] = [
-            (insert(leads), plan.leads),
-            (insert(identities), plan.identities),
-            (insert(conversations), plan.conversations),
+            (_INSERTS[leads], plan.leads),
+            (_INSERTS[identities], plan.identities),
+            (_INSERTS[conversations], plan.conversations),
             (_UPDATE_CONVERSATION, plan.updates),
-            (insert(messages), plan.messages),
-            (insert(snapshots), plan.snapshots),
-            (insert(engagement_events), plan.engagement),
-            (insert(outbox), plan.outbox),
+            (_INSERTS[messages], plan.messages),
+            (_INSERTS[snapshots], plan.snapshots),
+            (_INSERTS[engagement_events], plan.engagement),
+            (_INSERTS[outbox], plan.outbox),
             (_UPDATE_LEAD, plan.lead_updates),
         ]
         for statement, params in steps:
-            if params:
-                self.stats.statements += 1
-                await conn.execute(statement, params)
+            if not params:
+                continue
+            self.stats.statements += 1
+            if self._postgres:
+                conn.execute(statement, params)
+            else:
+                sql, row = _sqlite_executemany(conn, statement, tuple(params[0]))
+                conn.exec_driver_sql(sql, [row(p) for p in params])
         for source, target, at in plan.merges:
             self.stats.statements += 3
             for table in (identities, conversations):
-                await conn.execute(update(table).where(table.c.lead_id == source).values(lead_id=target))
-            await conn.execute(
-                update(leads).where(leads.c.id == source).values(merged_into=target, updated_at=at)
-            )
+                conn.execute(update(table).where(table.c.lead_id == source).values(lead_id=target))
+            conn.execute(update(leads).where(leads.c.id == source).values(merged_into=target, updated_at=at))
+
+
+_INSERTS = {
+    table: insert(table)
+    for table in (leads, identities, conversations, messages, snapshots, engagement_events, outbox)
+}
+
+
+def _sqlite_value(type_: Any) -> Callable[[Any], Any] | None:
+    """How SQLAlchemy stores a value of this type on SQLite, done directly (None: as it is)."""
+    if isinstance(type_, UTCDateTime):
+        return lambda v: None if v is None else f"{v.astimezone(UTC):%Y-%m-%d %H:%M:%S.%f}"
+    if isinstance(type_, Uuid):
+        return lambda v: None if v is None else v.hex
+    if isinstance(type_, JSON):
+        return lambda v: None if v is None else dumps_json(v)
+    return None
+
+
+@functools.cache
+def _sqlite_plan(
+    dialect: Any, statement: Any, keys: tuple[str, ...]
+) -> tuple[str, Callable[[dict[str, Any]], tuple[Any, ...]]]:
+    compiled = statement.compile(dialect=dialect, column_keys=list(keys))
+    names: list[str] = list(compiled.positiontup or ())
+    converters = [_sqlite_value(compiled.binds[name].type) for name in names]
+    fields = list(zip(names, converters, strict=True))
+
+    def row(params: dict[str, Any]) -> tuple[Any, ...]:
+        return tuple(params[n] if c is None else c(params[n]) for n, c in fields)
+
+    return str(compiled), row
+
+
+def _sqlite_executemany(
+    conn: Connection, statement: Any, keys: tuple[str, ...]
+) -> tuple[str, Callable[[dict[str, Any]], tuple[Any, ...]]]:
+    """The SQL text and a row converter for an executemany straight to ``sqlite3``: the hot path
+    writes hundreds of rows per batch, and SQLAlchemy's per-row parameter processing would cost
+    more than SQLite itself. The conversions are the ones the column types apply (UTC text for
+    times, hex for UUIDs, JSON text), so the ORM reads these rows back as it wrote them."""
+    return _sqlite_plan(conn.dialect, statement, keys)
 
 
 def _plan_messages(conversation_id: uuid.UUID, records: Sequence[Any], at: datetime, plan: _Plan) -> None:
@@ -411,10 +507,12 @@ def _merge(
             row_params["lead_id"] = target
 
 
-def _settle(future: asyncio.Future[StoredConversation], outcome: Outcome) -> None:
-    if future.done():
-        return
-    if isinstance(outcome, Exception):
-        future.set_exception(outcome)
-    else:
-        future.set_result(outcome)
+def _settle_all(settled: list[tuple[asyncio.Future[StoredConversation], Outcome]]) -> None:
+    """Answer the callers of one batch (runs on their event loop)."""
+    for future, outcome in settled:
+        if future.done():
+            continue
+        if isinstance(outcome, Exception):
+            future.set_exception(outcome)
+        else:
+            future.set_result(outcome)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from sqlalchemy import event, func, select
+from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from flows.errors import ConversationNotFound, FlowNotFound, InvalidLocale
@@ -127,12 +128,13 @@ async def test_a_failure_during_the_save_leaves_neither_stage_nor_outbox(
         if statement.lstrip().upper().startswith("INSERT INTO OUTBOX_EVENTS"):
             raise Injected("the disk is full")
 
-    event.listen(engine.sync_engine, "after_cursor_execute", fail_after_outbox)
+    # On every engine: the writer runs its own, on its own thread.
+    event.listen(Engine, "after_cursor_execute", fail_after_outbox)
     try:
         with pytest.raises(Injected):
             await stack.service.handle_message(cid, Inbound.typed(EMAIL))
     finally:
-        event.remove(engine.sync_engine, "after_cursor_execute", fail_after_outbox)
+        event.remove(Engine, "after_cursor_execute", fail_after_outbox)
 
     after = await stack.service.get_conversation(cid)
     assert after.conversation.version == before.conversation.version
