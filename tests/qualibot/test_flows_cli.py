@@ -12,6 +12,8 @@ import pytest
 import flows.spec
 from flows.spec import LIBRARY
 
+pytestmark = pytest.mark.slow
+
 
 def library_path(flow_id: str) -> Path:
     """The shipped file next to ``flows.spec``: under pytest the ``tests/flows`` folder can shadow
