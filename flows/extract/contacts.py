@@ -23,7 +23,7 @@ _E164: Final = phonenumbers.PhoneNumberFormat.E164
 
 
 def _domains(name: str) -> frozenset[str]:
-    text = resources.files("flows.extract").joinpath("data", name).read_text(encoding="utf-8")
+    text = (resources.files("flows.extract") / "data" / name).read_text(encoding="utf-8")
     return frozenset(
         line.strip().lower() for line in text.splitlines() if line.strip() and not line.startswith("#")
     )

@@ -65,15 +65,15 @@ _WORDS: Final[dict[str, tuple[int, float]]] = {
             0: "ноль нуль zero",
             1: "один одна одно одного одной одну одним одном one",
             1.5: "полтора полторы полутора",
-            2: "два две двух двум двумя two пара пару пары парочка парочку парочки couple",
-            3: "три трех трем тремя three",
-            4: "четыре четырех четырем четырьмя four",
-            5: "пять пяти пятью five",
-            6: "шесть шести шестью six",
-            7: "семь семи семью seven",
-            8: "восемь восьми восемью eight",
-            9: "девять девяти девятью nine",
-            10: "десять десяти десятью ten",
+            2: "два две двух двум двумя двое two пара пару пары парочка парочку парочки couple",
+            3: "три трех трем тремя трое three",
+            4: "четыре четырех четырем четырьмя четверо four",
+            5: "пять пяти пятью пятеро five",
+            6: "шесть шести шестью шестеро six",
+            7: "семь семи семью семеро seven",
+            8: "восемь восьми восемью восьмеро eight",
+            9: "девять девяти девятью девятеро nine",
+            10: "десять десяти десятью десятеро ten",
             11: "одиннадцать одиннадцати eleven",
             12: "двенадцать двенадцати twelve",
             13: "тринадцать тринадцати thirteen",
@@ -392,8 +392,8 @@ def read_range(
         first, second = amounts
         if _RANGE_MID_RE.fullmatch(_gap(tokens, first.end, second.first)):
             return _as_range(first, second)
-    if len(amounts) == 1:
-        index = 0
+    if len(amounts) == 1 or len({a.value for a in amounts}) == 1:
+        index = 0  # one amount, or the same one said twice: "1 (я один)"
     else:
         marked = [k for k, a in enumerate(amounts) if a.scale > 1 or _near_currency(tokens, a)]
         if len(marked) != 1:

@@ -16,8 +16,8 @@ The rules, in the order they are tried:
   ("31.02") makes the answer not understood;
 * a month ("в марте", "by March", "в конце марта"): the next such month's first day (last day
   with "end of", the 15th with "middle of"), the current month means its last day;
-* a year ("в 2027 году"): its first day, the current year its last day; a season likewise
-  ("летом", "next autumn");
+* a season ("летом", "next autumn", "к лету 2027"), then a year ("в 2027 году", "mid-2027"):
+  its first day, or its last day when it is under way;
 * a weekday ("в пятницу", "by Friday"): its next occurrence, today being 0;
 * phrases: "не знаю" / "not sure" = None, "just researching" / "просто изучаю" = 365,
   "не срочно" / "no rush" = 180, "послезавтра" = 2, "завтра" = 1, "ASAP" / "срочно" /
@@ -62,7 +62,7 @@ _END_MODS: Final = ("кон", "end", "late")
 _START_MODS: Final = ("нач", "beginning", "start", "early")
 
 _PERIOD_RE: Final = re.compile(
-    rf"(?<!\w)(?:{_MOD}\s+(?:of\s+)?(?:the\s+)?)?"
+    rf"(?<!\w)(?:{_MOD}[\s-]+(?:of[\s-]+)?(?:the[\s-]+)?)?"
     r"(?:(?P<rel>следующ\w*|будущ\w*|next|этот|этом|этой|эту|это|этого|текущ\w*|this|current|the)\s+)?"
     r"(?P<unit>недел[яиеюь]|week|месяц[аеу]?|month|квартал[аеу]?|quarter|год[ауе]?|year)(?!\w)"
 )
@@ -70,7 +70,7 @@ _NEXT_PREFIXES: Final = ("следующ", "будущ", "next")
 
 _QUARTER_NAMES: Final = r"(?:кв\.?|квартал\w*|quarter)"
 _QUARTER_RE: Final = re.compile(
-    rf"(?<!\w)(?:{_MOD}\s+(?:of\s+)?(?:the\s+)?)?(?:"
+    rf"(?<!\w)(?:{_MOD}[\s-]+(?:of[\s-]+)?(?:the[\s-]+)?)?(?:"
     r"q\s?(?P<a>[1-4])"
     r"|(?P<b>[1-4])\s?q"
     rf"|(?P<c>[1-4])\s?-?(?:й|ий|ый|ом|м|го|st|nd|rd|th)\s*{_QUARTER_NAMES}"
@@ -127,13 +127,13 @@ _MONTH_DAY_RE: Final = re.compile(
     rf"(?<!\w)(?P<mon>{_MONTH_ALT})\.?\s+(?P<d>\d{{1,2}})(?:st|nd|rd|th)?(?:,?\s+(?P<y>\d{{4}}))?(?!\w)"
 )
 _MONTH_RE: Final = re.compile(
-    rf"(?<!\w)(?:{_MOD}\s+(?:of\s+)?)?(?P<mon>{_MONTH_ALT})(?!\w)\.?(?:\s+(?P<y>20\d\d))?(?!\d)"
+    rf"(?<!\w)(?:{_MOD}[\s-]+(?:of[\s-]+)?)?(?P<mon>{_MONTH_ALT})(?!\w)\.?(?:\s+(?P<y>20\d\d))?(?!\d)"
 )
-_YEAR_RE: Final = re.compile(rf"(?<!\w)(?:{_MOD}\s+(?:of\s+)?)?(?P<y>20\d\d)(?!\d)")
+_YEAR_RE: Final = re.compile(rf"(?<!\w)(?:{_MOD}[\s-]+(?:of[\s-]+)?)?(?P<y>20\d\d)(?!\d)")
 _SEASON_RE: Final = re.compile(
-    rf"(?<!\w)(?:{_MOD}\s+(?:of\s+)?(?:the\s+)?)?"
+    rf"(?<!\w)(?:{_MOD}[\s-]+(?:of[\s-]+)?(?:the[\s-]+)?)?"
     r"(?P<s>весн[аеуы]|весной|лет[оау]|летом|осен[ьи]|осенью|зим[аеуы]|зимой|spring|summer|autumn|fall|winter)"
-    r"(?!\w)"
+    r"(?:\s+(?P<y>20\d\d))?(?!\w)"
 )
 _SEASON_START: Final = {
     "вес": 3,
@@ -404,10 +404,12 @@ def _season(today: date, folded: str) -> int | None:
         return None
     first_month = _SEASON_START[match.group("s")[:3]]
     upcoming_only = _NEXT_RE.search(folded) is not None  # "next autumn" is not this one
-    for year in (today.year - 1, today.year, today.year + 1):
+    named = match.group("y")
+    years = (int(named),) if named else (today.year - 1, today.year, today.year + 1)
+    for year in years:
         start = date(year, first_month, 1)
         end = _add_months(start, 3) - timedelta(days=1)
-        if end >= today and not (upcoming_only and start <= today):
+        if named or (end >= today and not (upcoming_only and start <= today)):
             return _days(today, _span_target(today, start, end, match.group("mod")))
     return None
 
@@ -457,7 +459,7 @@ def parse_timeline(text: str, locale: str, now: datetime) -> int | None:
     days = _explicit_date(today, folded, locale)
     if days is not None:
         return None if days == _INVALID_DATE else days
-    for rule in (_month, _year, _season, _weekday):
+    for rule in (_month, _season, _year, _weekday):
         days = rule(today, folded)
         if days is not None:
             return days
