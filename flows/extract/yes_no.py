@@ -14,7 +14,8 @@ _WORD_RE: Final = re.compile(r"\w+|[+\-]|👍|👎|✅|❌|✔|✖|👌|🙅|�
 # Matched on the answer's words joined by single spaces; the earliest signal wins.
 _YES_IDIOM_RE: Final = re.compile(
     r"(?<!\S)(?:не против|не возражаю|почему бы и нет|почему нет|why not|no problem|no problems|без проблем"
-    r"|нет проблем|не вопрос|no doubt|без сомнения|без сомнений|не то слово|а то|еще бы|of course|так точно"
+    r"|нет проблем|не вопрос|само собой|no doubt|без сомнения|без сомнений|не то слово|а то|еще бы|of course"
+    r"|так точно"
     r"|скорее да|наверное да|думаю да|в целом да|в принципе да|пожалуй да|probably yes|i think so|i guess so"
     r"|i do|we do|i am|we are|i have|we have|sounds good|go ahead|why not)(?!\S)"
 )
@@ -38,12 +39,19 @@ _NO_IDIOM_RE: Final = re.compile(
 _SPLIT_RE: Final = re.compile(r"\S+")
 _YES_WORDS: Final = frozenset(
     word_table(
-        "да ага угу агась ок окей ok okay хорошо ладно давай давайте конечно конечн канешно конечно "
-        "разумеется естественно безусловно точно верно правильно именно согласен согласна согласны есть "
-        "имеется правда точняк yes yeah yep yup ya yea ye yass sure certainly definitely absolutely "
-        "indeed correct right affirmative totally k y д + 👍 ✅ ✔ 👌 🙂 😊 obviously yess yesss"
+        "да ага угу агась ок окей ok okay хорошо ладно давай давайте согласен согласна согласны есть "
+        "имеется правда верно правильно именно точняк yes yeah yep yup ya yea ye yass yess yesss sure "
+        "indeed correct right affirmative k y д + 👍 ✅ ✔ 👌 🙂 😊"
     )
 )
+# Yes on their own, but only stressing what follows: "конечно нет", "absolutely not" are no.
+_INTENSIFIERS: Final = frozenset(
+    word_table(
+        "конечно конечн канешно разумеется естественно безусловно абсолютно однозначно определенно точно "
+        "certainly definitely absolutely totally obviously surely"
+    )
+)
+_BUT: Final = frozenset({"но", "однако", "but", "however"})
 _NO_WORDS: Final = frozenset(
     word_table(
         "нет неа нету не нельзя никак отнюдь нисколько никогда no nope nah nay never negative n н not "
@@ -63,13 +71,18 @@ def _first_idiom(words: str) -> tuple[int, bool] | None:
 
 
 def _first_word(words: str) -> tuple[int, bool] | None:
+    stressed: int | None = None  # where an intensifier stood, waiting for what it stresses
     for match in _SPLIT_RE.finditer(words):
         word = match.group()
         if word in _YES_WORDS:
-            return (match.start(), True)
+            return (match.start() if stressed is None else stressed, True)
         if word in _NO_WORDS:
-            return (match.start(), False)
-    return None
+            return (match.start() if stressed is None else stressed, False)
+        if stressed is not None and word in _BUT:
+            return (stressed, True)  # "конечно, но не сейчас": the stress ends with the clause
+        if word in _INTENSIFIERS and stressed is None:
+            stressed = match.start()
+    return None if stressed is None else (stressed, True)
 
 
 def parse_yes_no(text: str, locale: str) -> bool | None:
@@ -78,8 +91,9 @@ def parse_yes_no(text: str, locale: str) -> bool | None:
     The earliest signal decides ("да, но не сейчас" and "yes, but not now" are yes); an idiom
     beats a single word at the same place ("не против", "no problem" and "почему бы и нет" are
     yes; "не совсем", "not really", "конечно нет" and "да нет" are no). "Don't know" before
-    any other signal makes it None ("не знаю, наверное нет", "да не знаю"). Both languages
-    are understood whatever the locale.
+    any other signal makes it None ("не знаю, наверное нет", "да не знаю"). An intensifier
+    ("конечно", "абсолютно", "definitely") is yes on its own but takes the side of the word
+    it stresses ("однозначно нет"). Both languages are understood whatever the locale.
     """
     words = " ".join(_WORD_RE.findall(fold(text[:_MAX_CHARS])))
     if not words:

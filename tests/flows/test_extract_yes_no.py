@@ -37,3 +37,19 @@ def test_yes_no(text: str, value: bool | None) -> None:
 def test_locale_does_not_limit_the_language() -> None:
     assert parse_yes_no("yes", "ru") is True
     assert parse_yes_no("нет", "en") is False
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("абсолютно", True),
+        ("однозначно нет", False),
+        ("абсолютно нет", False),
+        ("definitely", True),
+        ("absolutely not", False),
+        ("конечно, но не сейчас", True),
+        ("точно не надо", False),
+    ],
+)
+def test_intensifiers_stress_what_follows(text: str, value: bool) -> None:
+    assert parse_yes_no(text, "ru") is value
