@@ -13,7 +13,6 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cached_property
-from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -386,7 +385,7 @@ LIBRARY = ("bant", "gpctba", "champ", "meddic", "anum", "puzzle")
 
 def library_path(flow_id: str) -> Path:
     """The file of a shipped flow (``flows/library/<id>.yaml``)."""
-    return Path(str(resources.files("flows") / "library" / f"{flow_id}.yaml"))
+    return Path(__file__).resolve().parent / "library" / f"{flow_id}.yaml"
 
 
 def load_library_flow(flow_id: str) -> FlowSpec:
