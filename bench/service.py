@@ -71,6 +71,7 @@ def next_inbound(reply: Reply, rng: random.Random, visitor: int) -> Inbound:
 class Figures:
     turns: int
     seconds: float
+    cpu_seconds: float = 0.0
 
     @property
     def rate(self) -> float:
@@ -100,12 +101,12 @@ async def run_service(
 
     await service.start_conversation(FLOW, "web", "ru")  # records the flow version once
     hops[0] = 0
-    began = time.perf_counter()
+    began, cpu_began = time.perf_counter(), time.process_time()
     await asyncio.gather(*(visitor(n) for n in range(visitors)))
-    elapsed = time.perf_counter() - began
+    elapsed, cpu = time.perf_counter() - began, time.process_time() - cpu_began
     await store.aclose()
     await engine.dispose()
-    return Figures(turns, elapsed), store
+    return Figures(turns, elapsed, cpu), store
 
 
 def engine_cost(turns: int) -> float:
@@ -179,11 +180,23 @@ def count_hops(counter: list[int]) -> None:
 
 
 def report(
-    name: str, service: Figures, baseline: Figures, baseline_name: str, store: SqlConversationStore
+    name: str,
+    service: Figures,
+    baseline: Figures,
+    baseline_name: str,
+    store: SqlConversationStore,
+    step_us: float,
 ) -> None:
     stats = store.stats
+    cpu_us = service.cpu_seconds / service.turns * 1e6
     print(f"\n{name}")
     print(f"  service   {service.rate:9,.0f} turns/s  ({service.turns} turns in {service.seconds:.1f} s)")
+    print(
+        f"  cpu       {cpu_us:9,.0f} us of this process's CPU per turn, all threads "
+        f"({service.cpu_seconds / service.seconds:.0%} of one core used): engine.step {step_us:.0f} us, "
+        f"service + storage + visitors {cpu_us - step_us:.0f} us; one free core would do "
+        f"{1e6 / cpu_us:,.0f} turns/s"
+    )
     print(f"  baseline  {baseline.rate:9,.0f} turns/s  ({baseline_name})")
     print(f"  ratio     {service.rate / baseline.rate:9.2f}  service / baseline")
     print(
@@ -194,7 +207,15 @@ def report(
         f"  statements {stats.statements / max(stats.ops, 1):.2f} per write "
         "(one SELECT of the versions + one executemany per table, per batch)"
     )
-    print(f"  reads     cache hits {store.cache_hits}, misses {store.cache_misses}")
+    print(
+        f"  reads     state cache hits {store.cache_hits}, misses {store.cache_misses}; "
+        f"{store.key_reads} reads by key in all ({store.key_reads / service.turns:.2f} per turn)"
+    )
+    handovers = 2 * stats.batches + 2 * store.key_reads
+    print(
+        f"  threads   {handovers / service.turns:.2f} hand-overs between threads per turn "
+        f"(2 per write batch, 2 per read by key)"
+    )
 
 
 async def bench_sqlite(turns: int, visitors: int, step_us: float) -> None:
@@ -205,14 +226,11 @@ async def bench_sqlite(turns: int, visitors: int, step_us: float) -> None:
         await asyncio.to_thread(upgrade, url)
         figures, store = await run_service(url, turns, visitors, hops)
         baseline = raw_sqlite(Path(tmp) / "raw.db", turns)
-    report(
-        "SQLite (aiosqlite, WAL, synchronous=NORMAL)", figures, baseline, "raw sqlite3, same pragmas", store
-    )
+    report("SQLite (WAL, synchronous=NORMAL)", figures, baseline, "raw sqlite3, same pragmas", store, step_us)
     print(
-        f"  hops      {hops[0] / figures.turns:.2f} aiosqlite thread hops per turn "
-        f"(a hop costs ~70-130 us; a naive ORM turn takes 15-20)"
+        f"  aiosqlite {hops[0] / figures.turns:.2f} aiosqlite hops per turn on the hot path "
+        f"(each ~70-130 us; a naive async-ORM turn takes 15-20)"
     )
-    print(f"  engine    {step_us:.0f} us of engine.step per turn (pure CPU, same visitor behaviour)")
 
 
 async def bench_postgres(turns: int, visitors: int, step_us: float) -> None:
@@ -230,8 +248,9 @@ async def bench_postgres(turns: int, visitors: int, step_us: float) -> None:
         figures, store = await run_service(url, turns, visitors, [0])
         raw_dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
         baseline = await raw_asyncpg(raw_dsn, turns, visitors)
-        report("PostgreSQL (asyncpg)", figures, baseline, "raw asyncpg, one transaction per turn", store)
-        print(f"  engine    {step_us:.0f} us of engine.step per turn")
+        report(
+            "PostgreSQL (asyncpg)", figures, baseline, "raw asyncpg, one transaction per turn", store, step_us
+        )
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
@@ -239,7 +258,7 @@ async def bench_postgres(turns: int, visitors: int, step_us: float) -> None:
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--turns", type=int, default=20_000)
+    parser.add_argument("--turns", type=int, default=10_000)
     parser.add_argument("--visitors", type=int, default=200)
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
     args = parser.parse_args()

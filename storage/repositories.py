@@ -55,8 +55,10 @@ class KeyReader:
         self._sqlite = engine.dialect.name == "sqlite"
         self._sync: Engine | None = None
         self._thread: ThreadPoolExecutor | None = None
+        self.reads = 0
 
     async def run(self, read: Callable[[Connection], T]) -> T:
+        self.reads += 1
         if not self._sqlite:
             async with self._engine.connect() as conn:
                 return await conn.run_sync(read)
@@ -94,6 +96,11 @@ class SqlConversationStore:
     @property
     def stats(self) -> WriterStats:
         return self._writer.stats
+
+    @property
+    def key_reads(self) -> int:
+        """Reads that went to the database (cache misses and returning-lead look-ups)."""
+        return self._reader.reads
 
     async def aclose(self) -> None:
         """Finish the queued writes; the engine stays open (its owner disposes of it)."""
