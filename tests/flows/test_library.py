@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 
-import flows.spec
 from flows.extract import match_choices
 from flows.model import Stage
 from flows.simulate import (
@@ -26,7 +25,7 @@ from flows.simulate import (
     profiles,
     simulate,
 )
-from flows.spec import LIBRARY, FlowSpec, QuestionKind, load_flow, parse_flow
+from flows.spec import LIBRARY, FlowSpec, QuestionKind, load_library_flow, parse_flow
 
 LOCALES = ["ru", "en"]
 DOC = Path(__file__).resolve().parents[2] / "docs" / "flow-format.md"
@@ -44,9 +43,7 @@ TYPED = {
 
 @cache
 def flow(flow_id: str) -> FlowSpec:
-    # The file next to flows.spec: under pytest the tests/flows folder can shadow the package
-    # name that flows.spec.library_path resolves.
-    return load_flow(Path(flows.spec.__file__).parent / "library" / f"{flow_id}.yaml")
+    return load_library_flow(flow_id)
 
 
 @cache
