@@ -161,20 +161,35 @@ class GroupCommitWriter:
             self._thread = None
 
     def _main(self) -> None:
-        if self._postgres:
-            loop = asyncio.new_event_loop()
-            engine = writer(make_engine(self._url, pool_size=1))
-            try:
-                self._serve(lambda ops: loop.run_until_complete(self._transaction_async(engine, ops)))
-            finally:
-                loop.run_until_complete(engine.dispose())
-                loop.close()
-        else:
-            sync_engine = make_sync_engine(self._url).execution_options(**{WRITE: True})
-            try:
-                self._serve(lambda ops: self._transaction_sync(sync_engine, ops))
-            finally:
-                sync_engine.dispose()
+        try:
+            if self._postgres:
+                self._main_postgres()
+            else:
+                self._main_sqlite()
+        except Exception as exc:
+            # The writer could not even be set up: answer every write, now and later, with why.
+            failure = exc
+
+            def fail(_ops: Sequence[Op]) -> list[Outcome]:
+                raise failure
+
+            self._serve(fail)
+
+    def _main_postgres(self) -> None:
+        loop = asyncio.new_event_loop()
+        engine = writer(make_engine(self._url, pool_size=1))
+        try:
+            self._serve(lambda ops: loop.run_until_complete(self._transaction_async(engine, ops)))
+        finally:
+            loop.run_until_complete(engine.dispose())
+            loop.close()
+
+    def _main_sqlite(self) -> None:
+        sync_engine = make_sync_engine(self._url).execution_options(**{WRITE: True})
+        try:
+            self._serve(lambda ops: self._transaction_sync(sync_engine, ops))
+        finally:
+            sync_engine.dispose()
 
     def _serve(self, transaction: Callable[[Sequence[Op]], list[Outcome]]) -> None:
         while True:

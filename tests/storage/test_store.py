@@ -9,12 +9,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from flows.catalog import source_sha256
 from flows.errors import ConcurrentUpdate, ConversationNotFound, FlowVersionConflict
 from flows.model import Answer, ConversationState, Stage
 from flows.ports import Identity, MessageRecord, NewConversation, StoredConversation, TurnWrite
+from storage.db import make_engine
 from storage.repositories import SqlConversationStore, SqlFlowVersionStore
 
 FLOW_ID = "storage_demo"
@@ -127,8 +129,6 @@ async def test_a_bad_write_in_a_batch_fails_alone(engine: AsyncEngine) -> None:
 
 
 async def test_the_cache_is_kept_honest_by_the_version_check(engine: AsyncEngine, database_url: str) -> None:
-    from storage.db import make_engine
-
     await _record_flow(engine)
     other_engine = make_engine(database_url)
     mine, other = SqlConversationStore(engine), SqlConversationStore(other_engine)
@@ -196,3 +196,14 @@ async def test_flow_versions_are_kept_exactly(engine: AsyncEngine, flow_source: 
     edited = source.replace("Hello!", "Hi!")
     with pytest.raises(FlowVersionConflict):
         await versions.record(FLOW_ID, 1, source_sha256(edited), edited)
+
+
+async def test_an_unreachable_database_fails_the_write_instead_of_hanging(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'missing-dir' / 'q.db'}")
+    store = SqlConversationStore(engine)
+    try:
+        with pytest.raises(OperationalError, match="unable to open database file"):
+            await asyncio.wait_for(store.create(_new("nowhere")), timeout=10)
+    finally:
+        await store.aclose()
+        await engine.dispose()
