@@ -12,12 +12,14 @@ hot path. Nothing here commits on its own behalf outside the writer's unit of wo
 from __future__ import annotations
 
 import asyncio
+import json
+import sqlite3
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
@@ -43,41 +45,93 @@ T = TypeVar("T")
 
 
 class KeyReader:
-    """Reads by key on the hot path, as synchronous Core code run in one go.
+    """Reads by key on the hot path, each run in one go.
 
     On SQLite a read by key takes tens of microseconds in C, while every statement through aiosqlite
-    costs several hand-overs to its thread, each waiting for a busy event loop; so SQLite reads run
-    whole on one reader thread of their own (one hand-over per read). PostgreSQL reads run on the
-    caller's loop through asyncpg."""
+    costs several hand-overs to its thread, each waiting for a busy event loop, and SQLAlchemy's
+    own work per statement costs more than SQLite's; so SQLite reads by key run on one reader thread
+    of their own, on one ``sqlite3`` connection (in autocommit: a single SELECT needs no BEGIN), one
+    hand-over per read. PostgreSQL reads run as Core on the caller's loop through asyncpg."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
-        self._sqlite = engine.dialect.name == "sqlite"
+        self.sqlite = engine.dialect.name == "sqlite"
         self._sync: Engine | None = None
+        self._raw: Any = None
         self._thread: ThreadPoolExecutor | None = None
         self.reads = 0
 
     async def run(self, read: Callable[[Connection], T]) -> T:
+        """Run Core reads on a connection of the engine (PostgreSQL)."""
         self.reads += 1
-        if not self._sqlite:
-            async with self._engine.connect() as conn:
-                return await conn.run_sync(read)
+        async with self._engine.connect() as conn:
+            return await conn.run_sync(read)
+
+    async def run_sqlite(self, read: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``read`` with the reader thread's ``sqlite3`` connection (SQLite)."""
+        self.reads += 1
         if self._thread is None:
             self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qualibot-reader")
-        return await asyncio.get_running_loop().run_in_executor(self._thread, self._run_sync, read)
+        return await asyncio.get_running_loop().run_in_executor(self._thread, self._run_sqlite, read)
 
-    def _run_sync(self, read: Callable[[Connection], T]) -> T:
-        if self._sync is None:
+    def _run_sqlite(self, read: Callable[[sqlite3.Connection], T]) -> T:
+        if self._raw is None:
             self._sync = make_sync_engine(self._engine.url)
-        with self._sync.connect() as conn:
-            return read(conn)
+            self._raw = self._sync.raw_connection()
+        connection: sqlite3.Connection = self._raw.driver_connection
+        return read(connection)
+
+    def _close_sqlite(self) -> None:
+        if self._raw is not None:
+            self._raw.close()
+            self._raw = None
+        if self._sync is not None:
+            self._sync.dispose()
+            self._sync = None
 
     async def aclose(self) -> None:
         if self._thread is not None:
             thread, self._thread = self._thread, None
-            if self._sync is not None:
-                await asyncio.get_running_loop().run_in_executor(thread, self._sync.dispose)
+            await asyncio.get_running_loop().run_in_executor(thread, self._close_sqlite)
             thread.shutdown(wait=True)
+
+
+# The SQL SQLAlchemy sends for the two hot reads, straight to sqlite3; values come back as the
+# column types store them on SQLite (UUIDs as hex, JSON as text, UTC times as text).
+_SQLITE_FIND_LEAD = "SELECT lead_id FROM lead_identities WHERE kind = ? AND value = ?"
+_SQLITE_LOAD = (
+    "SELECT id, lead_id, channel, flow_id, flow_version, version, state, created_at, updated_at "
+    "FROM conversations WHERE id = ?"
+)
+
+
+def _sqlite_find_lead(db: sqlite3.Connection, identities: Sequence[Identity]) -> uuid.UUID | None:
+    for ident in identities:
+        row = db.execute(_SQLITE_FIND_LEAD, (ident.kind, ident.value)).fetchone()
+        if row is not None:
+            return uuid.UUID(hex=row[0])
+    return None
+
+
+def _sqlite_time(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def _sqlite_load(db: sqlite3.Connection, conversation_id: uuid.UUID) -> StoredConversation | None:
+    row = db.execute(_SQLITE_LOAD, (conversation_id.hex,)).fetchone()
+    if row is None:
+        return None
+    return StoredConversation(
+        id=uuid.UUID(hex=row[0]),
+        lead_id=uuid.UUID(hex=row[1]),
+        channel=row[2],
+        flow_id=row[3],
+        flow_version=row[4],
+        version=row[5],
+        state=ConversationState.from_json(json.loads(row[6])),
+        created_at=_sqlite_time(row[7]),
+        updated_at=_sqlite_time(row[8]),
+    )
 
 
 class SqlConversationStore:
@@ -110,6 +164,8 @@ class SqlConversationStore:
     async def find_lead(self, identities: Sequence[Identity]) -> uuid.UUID | None:
         if not identities:
             return None
+        if self._reader.sqlite:
+            return await self._reader.run_sqlite(lambda db: _sqlite_find_lead(db, identities))
         c = LeadIdentity.__table__.c
         query = (
             select(c.lead_id)
@@ -133,6 +189,11 @@ class SqlConversationStore:
             self.cache_hits += 1
             return cached
         self.cache_misses += 1
+        if self._reader.sqlite:
+            loaded = await self._reader.run_sqlite(lambda db: _sqlite_load(db, conversation_id))
+            if loaded is not None:
+                self._remember(loaded)
+            return loaded
         c = Conversation.__table__.c
         query = select(
             c.id,
