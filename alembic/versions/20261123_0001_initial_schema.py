@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-from alembic import op
 from sqlalchemy.dialects import postgresql
+
+from alembic import op
 
 # Portable column types, spelled out here so this file never changes with the code.
 JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
