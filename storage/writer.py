@@ -450,14 +450,33 @@ _INSERTS = {
 }
 
 
+def _utc_text() -> Callable[[datetime], str]:
+    """UTC time as SQLAlchemy's SQLite DATETIME stores it; the rows of one turn share their time,
+    so the last one converted is remembered (as one tuple: safe to share between threads)."""
+    last: list[tuple[datetime | None, str]] = [(None, "")]
+
+    def convert(value: datetime) -> str:
+        seen, text = last[0]
+        if seen is not value:
+            text = f"{value.astimezone(UTC):%Y-%m-%d %H:%M:%S.%f}"
+            last[0] = (value, text)
+        return text
+
+    return convert
+
+
+def _uuid_hex(value: uuid.UUID) -> str:
+    return value.hex
+
+
 def _sqlite_value(type_: Any) -> Callable[[Any], Any] | None:
-    """How SQLAlchemy stores a value of this type on SQLite, done directly (None: as it is)."""
+    """How SQLAlchemy stores a non-null value of this type on SQLite, done directly (None: as it is)."""
     if isinstance(type_, UTCDateTime):
-        return lambda v: None if v is None else f"{v.astimezone(UTC):%Y-%m-%d %H:%M:%S.%f}"
+        return _utc_text()
     if isinstance(type_, Uuid):
-        return lambda v: None if v is None else v.hex
+        return _uuid_hex
     if isinstance(type_, JSON):
-        return lambda v: None if v is None else dumps_json(v)
+        return dumps_json
     return None
 
 
@@ -467,11 +486,17 @@ def _sqlite_plan(
 ) -> tuple[str, Callable[[dict[str, Any]], tuple[Any, ...]]]:
     compiled = statement.compile(dialect=dialect, column_keys=list(keys))
     names: list[str] = list(compiled.positiontup or ())
-    converters = [_sqlite_value(compiled.binds[name].type) for name in names]
-    fields = list(zip(names, converters, strict=True))
+    converted = [
+        (i, c) for i, c in enumerate(_sqlite_value(compiled.binds[n].type) for n in names) if c is not None
+    ]
 
     def row(params: dict[str, Any]) -> tuple[Any, ...]:
-        return tuple(params[n] if c is None else c(params[n]) for n, c in fields)
+        values = [params[n] for n in names]
+        for i, convert in converted:
+            value = values[i]
+            if value is not None:
+                values[i] = convert(value)
+        return tuple(values)
 
     return str(compiled), row
 
