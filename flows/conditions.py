@@ -12,12 +12,14 @@ a fact that is not set. ``all`` / ``any`` / ``not`` combine conditions.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from flows.extract import Money
 from flows.model import Answer
-from flows.spec import BANDED_KINDS, Condition, FlowSpec, Question, QuestionKind, Scalar
+from flows.spec import BANDED_KINDS, CHOICE_KINDS, Condition, FlowSpec, Question, QuestionKind, Scalar
+
+Predicate = Callable[[Mapping[str, Answer], Mapping[str, Any]], bool]
 
 _YES_NO_IDS = {"yes": True, "no": False}
 
@@ -114,31 +116,56 @@ def _same(left: Any, right: Scalar) -> bool:
     return isinstance(left, str) and left.casefold() == right.casefold()
 
 
-def _question_leaf(cond: Condition, spec: FlowSpec, answers: Mapping[str, Answer]) -> bool:
+def _question_leaf(cond: Condition, spec: FlowSpec) -> Predicate:
+    """A question leaf with its lookups and id sets worked out once."""
     question = spec.question_by_id.get(cond.question or "")
-    answer = answers.get(cond.question or "")
-    answered = question is not None and is_answered(answer)
-    if cond.answered is not None and cond.answered != answered:
-        return False
-    if not answered:
-        return cond.answered is False
-    assert question is not None
-    assert answer is not None
-    if question.kind in (QuestionKind.CHOICE, QuestionKind.MULTI_CHOICE, QuestionKind.YES_NO):
-        chosen = set(chosen_ids(question, answer))
-        if cond.equals is not None and _as_id(cond.equals) not in chosen:
+    unanswered = cond.answered is False
+    if question is None or unanswered:
+        qid = cond.question or ""
+
+        def only_unanswered(answers: Mapping[str, Answer], facts: Mapping[str, Any]) -> bool:
+            return unanswered and (question is None or not is_answered(answers.get(qid)))
+
+        return only_unanswered
+    qid = question.id
+    if question.kind in CHOICE_KINDS:
+        test = _choice_test(cond, spec, question)
+    else:
+
+        def test(answer: Answer) -> bool:
+            number = numeric_value(spec, question, answer)
+            return _scalar_tests(cond, number if number is not None else answer.value)
+
+    def leaf(answers: Mapping[str, Answer], facts: Mapping[str, Any]) -> bool:
+        answer = answers.get(qid)
+        if answer is None or not answer.understood or answer.skipped:
             return False
-        if cond.in_ is not None and not chosen & {_as_id(v) for v in cond.in_}:
+        return test(answer)
+
+    return leaf
+
+
+def _choice_test(cond: Condition, spec: FlowSpec, question: Question) -> Callable[[Answer], bool]:
+    """Choice answers compare option ids: ``equals`` among the chosen, ``in`` overlaps, ``not_in`` not."""
+    equals = _as_id(cond.equals) if cond.equals is not None else None
+    any_of = frozenset(_as_id(v) for v in cond.in_) if cond.in_ is not None else None
+    none_of = frozenset(_as_id(v) for v in cond.not_in) if cond.not_in is not None else None
+    numeric = _has_numeric_tests(cond)
+
+    def test(answer: Answer) -> bool:
+        chosen = chosen_ids(question, answer)
+        if equals is not None and equals not in chosen:
             return False
-        if cond.not_in is not None and chosen & {_as_id(v) for v in cond.not_in}:
+        if any_of is not None and any_of.isdisjoint(chosen):
             return False
-        if _has_numeric_tests(cond):
+        if none_of is not None and not none_of.isdisjoint(chosen):
+            return False
+        if numeric:
             number = numeric_value(spec, question, answer)
             return number is not None and _numeric_tests(cond, number)
         return True
-    number = numeric_value(spec, question, answer)
-    subject: Any = number if number is not None else answer.value
-    return _scalar_tests(cond, subject)
+
+    return test
 
 
 def _scalar_tests(cond: Condition, subject: Any) -> bool:
@@ -165,19 +192,49 @@ def _fact_leaf(cond: Condition, facts: Mapping[str, Any]) -> bool:
     return _scalar_tests(cond, value)
 
 
-def matches(cond: Condition, spec: FlowSpec, answers: Mapping[str, Answer], facts: Mapping[str, Any]) -> bool:
-    """Whether ``cond`` holds for these answers and facts (see the module docstring)."""
+def predicate(cond: Condition, spec: FlowSpec) -> Predicate:
+    """``cond`` as a function of (answers, facts), its lookups done once (see ``matches``)."""
     if cond.all is not None:
-        return all(matches(sub, spec, answers, facts) for sub in cond.all)
+        every = tuple(predicate(sub, spec) for sub in cond.all)
+
+        def all_of(answers: Mapping[str, Answer], facts: Mapping[str, Any]) -> bool:
+            return all(p(answers, facts) for p in every)
+
+        return all_of
     if cond.any is not None:
-        return any(matches(sub, spec, answers, facts) for sub in cond.any)
+        some = tuple(predicate(sub, spec) for sub in cond.any)
+
+        def any_of(answers: Mapping[str, Answer], facts: Mapping[str, Any]) -> bool:
+            return any(p(answers, facts) for p in some)
+
+        return any_of
     if cond.not_ is not None:
-        return not matches(cond.not_, spec, answers, facts)
+        inner = predicate(cond.not_, spec)
+
+        def negated(answers: Mapping[str, Answer], facts: Mapping[str, Any]) -> bool:
+            return not inner(answers, facts)
+
+        return negated
     if cond.question is not None:
-        return _question_leaf(cond, spec, answers)
+        return _question_leaf(cond, spec)
     if cond.fact is not None:
-        return _fact_leaf(cond, facts)
+
+        def fact(answers: Mapping[str, Answer], facts: Mapping[str, Any]) -> bool:
+            return _fact_leaf(cond, facts)
+
+        return fact
+    return _never
+
+
+def _never(answers: Mapping[str, Answer], facts: Mapping[str, Any]) -> bool:
     return False
+
+
+def matches(cond: Condition, spec: FlowSpec, answers: Mapping[str, Answer], facts: Mapping[str, Any]) -> bool:
+    """Whether ``cond`` holds for these answers and facts (see the module docstring).
+
+    Hot paths keep the :func:`predicate` (``flows.machine`` caches one per condition of a spec)."""
+    return predicate(cond, spec)(answers, facts)
 
 
 def fact_names(cond: Condition) -> tuple[str, ...]:

@@ -30,10 +30,11 @@ import math
 import re
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from flows.commands import BUTTON_PREFIX, LABELS, Command, command_of
-from flows.conditions import chosen_ids, matches, numeric_value
+from flows.conditions import chosen_ids, numeric_value
 from flows.events import (
     AnswerNotUnderstood,
     AnswerRecorded,
@@ -66,7 +67,6 @@ MAX_NAME = 200
 MISSES = 3
 MAX_FACTS = 64
 MAX_FACT_TEXT = 300
-MAX_MEMO = 4096
 BAND_PREFIX = "band:"
 
 _FACT_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
@@ -185,14 +185,9 @@ def _buttons(spec: FlowSpec, question: Question, locale: str) -> tuple[Button, .
 
 
 def _cached_buttons(spec: FlowSpec, question: Question, locale: str) -> tuple[Button, ...]:
-    memo = machine_for(spec).memo
-    key = ("buttons", question.id, locale)
-    found: tuple[Button, ...] | None = memo.get(key)
-    if found is None:
-        found = _buttons(spec, question, locale)
-        if len(memo) < MAX_MEMO:
-            memo[key] = found
-    return found
+    return machine_for(spec).remember(
+        ("buttons", question.id, locale), partial(_buttons, spec, question, locale)
+    )
 
 
 def progress(spec: FlowSpec, state: ConversationState) -> tuple[int, int]:
@@ -201,8 +196,9 @@ def progress(spec: FlowSpec, state: ConversationState) -> tuple[int, int]:
     machine = machine_for(spec)
     if state.state not in machine.always_after:
         return asked, asked
+    answers, facts = state.answers, state.facts
     later = machine.always_after[state.state] + sum(
-        1 for cond in machine.maybe_after[state.state] if matches(cond, spec, state.answers, state.facts)
+        1 for holds in machine.maybe_after[state.state] if holds(answers, facts)
     )
     return asked, asked + later
 
@@ -266,14 +262,9 @@ def _option_phrases(question: Question, locale: str) -> list[tuple[str, list[str
 def _match_options(
     spec: FlowSpec, question: Question, text: str, locale: str, multi: bool
 ) -> tuple[str, ...]:
-    memo = machine_for(spec).memo
+    machine = machine_for(spec)
     for loc in _locales(spec, locale):
-        key = ("phrases", question.id, loc)
-        phrases = memo.get(key)
-        if phrases is None:
-            phrases = _option_phrases(question, loc)
-            if len(memo) < MAX_MEMO:
-                memo[key] = phrases
+        phrases = machine.remember(("phrases", question.id, loc), partial(_option_phrases, question, loc))
         found = match_choices(text, phrases, loc, multi=multi)
         known = tuple(i for i in found if i in question.option_ids)
         if known:
@@ -422,7 +413,9 @@ def _raw_of(inbound: Inbound) -> str:
 # --------------------------------------------------------------------------- moving on
 
 
-def _knockout_for(spec: FlowSpec, question: Question, answer: Answer, state: ConversationState) -> str | None:
+def _knockout_for(
+    spec: FlowSpec, machine: FlowMachine, question: Question, answer: Answer, state: ConversationState
+) -> str | None:
     """The knock-out reason this answer triggers, if any (option/band, question, flow)."""
     if answer.understood and not answer.skipped:
         chosen = set(chosen_ids(question, answer))
@@ -437,7 +430,7 @@ def _knockout_for(spec: FlowSpec, question: Question, answer: Answer, state: Con
     elif not answer.skipped and question.knockout is not None:
         return question.knockout
     for knockout in spec.knockouts:
-        if knockout.when is not None and matches(knockout.when, spec, state.answers, state.facts):
+        if knockout.when is not None and machine.when(knockout.when)(state.answers, state.facts):
             return knockout.reason
     return None
 
@@ -480,7 +473,7 @@ def _record(
 ) -> Turn:
     recorded = _evolve(state, answers={**state.answers, question.id: answer}, attempts=0)
     events.append(AnswerRecorded(question.id, answer.understood, answer.skipped))
-    reason = _knockout_for(spec, question, answer, recorded)
+    reason = _knockout_for(spec, machine, question, answer, recorded)
     if reason is None:
         return _move_on(spec, machine, recorded, events, [])
     landed = machine.knock_out(Cursor(recorded.state, recorded.answers, recorded.facts))

@@ -19,18 +19,22 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from transitions import EventData, Machine
 
-from flows.conditions import matches
+from flows.conditions import Predicate, predicate
 from flows.model import Answer
-from flows.spec import Condition, FlowSpec, Question
+from flows.spec import Condition, FlowSpec
 
 NEW = "new"
 DONE = "done"
 RESERVED_STATES = frozenset({NEW, DONE})
 CACHE_SIZE = 64
+MAX_PREDICATES = 1024
+MEMO_SIZE = 4096
+
+T = TypeVar("T")
 
 
 class Cursor:
@@ -47,14 +51,36 @@ class Cursor:
 @dataclass(frozen=True, slots=True)
 class FlowMachine:
     """A spec's machine plus what is derived from the spec once: for each state, how many later
-    questions are always asked and the ``ask_if`` conditions of the others (for progress), and a
-    memo the engine fills with per-spec values such as buttons per question and locale."""
+    questions are always asked and the ``ask_if`` predicates of the others (for progress), the
+    predicate of each condition (see :meth:`when`), and a memo the engine and scoring fill with
+    per-spec values such as buttons per question and locale."""
 
     spec: FlowSpec
     machine: Machine
     always_after: dict[str, int] = field(default_factory=dict)
-    maybe_after: dict[str, tuple[Condition, ...]] = field(default_factory=dict)
+    maybe_after: dict[str, tuple[Predicate, ...]] = field(default_factory=dict)
     memo: dict[Any, Any] = field(default_factory=dict)
+    predicates: dict[int, tuple[Condition, Predicate]] = field(default_factory=dict)
+
+    def remember(self, key: Any, build: Callable[[], T]) -> T:
+        """The memo's value for ``key``, built by ``build`` the first time (kept while the memo
+        holds fewer than ``MEMO_SIZE`` values)."""
+        found: T | None = self.memo.get(key)
+        if found is None:
+            found = build()
+            if len(self.memo) < MEMO_SIZE:
+                self.memo[key] = found
+        return found
+
+    def when(self, cond: Condition) -> Predicate:
+        """The predicate of ``cond`` (a condition of this spec), built once."""
+        found = self.predicates.get(id(cond))
+        if found is not None and found[0] is cond:
+            return found[1]
+        built = predicate(cond, self.spec)
+        if len(self.predicates) < MAX_PREDICATES:
+            self.predicates[id(cond)] = (cond, built)
+        return built
 
     def fire(self, trigger: str, cursor: Cursor) -> str:
         """Fire ``trigger`` for ``cursor`` and return the state it lands in."""
@@ -71,14 +97,11 @@ class FlowMachine:
         return self.fire("knock_out", cursor)
 
 
-def _askable(spec: FlowSpec, question: Question) -> Callable[[EventData], bool]:
-    cond = question.ask_if
-    assert cond is not None
-
+def _askable(holds: Predicate) -> Callable[[EventData], bool]:
     def guard(event: EventData) -> bool:
         cursor = event.model
         assert isinstance(cursor, Cursor)
-        return matches(cond, spec, cursor.answers, cursor.facts)
+        return holds(cursor.answers, cursor.facts)
 
     return guard
 
@@ -96,7 +119,9 @@ def build_machine(spec: FlowSpec) -> FlowMachine:
         send_event=True,
         auto_transitions=True,
     )
-    guards = {q.id: _askable(spec, q) for q in spec.questions if q.ask_if is not None}
+    built = FlowMachine(spec, machine)
+    asks = {q.id: built.when(q.ask_if) for q in spec.questions if q.ask_if is not None}
+    guards = {qid: _askable(holds) for qid, holds in asks.items()}
     sources = [NEW, *ids]
     for position, source in enumerate(sources):
         for target in spec.questions[position:]:
@@ -104,13 +129,11 @@ def build_machine(spec: FlowSpec) -> FlowMachine:
             machine.add_transition("next", source, target.id, conditions=[guard] if guard else None)
         machine.add_transition("next", source, DONE)
     machine.add_transition("knock_out", "*", DONE)
-    always_after: dict[str, int] = {}
-    maybe_after: dict[str, tuple[Condition, ...]] = {}
     for position, source in enumerate(sources):
         later = spec.questions[position:]
-        always_after[source] = sum(1 for q in later if q.ask_if is None)
-        maybe_after[source] = tuple(q.ask_if for q in later if q.ask_if is not None)
-    return FlowMachine(spec, machine, always_after, maybe_after)
+        built.always_after[source] = sum(1 for q in later if q.ask_if is None)
+        built.maybe_after[source] = tuple(asks[q.id] for q in later if q.ask_if is not None)
+    return built
 
 
 _cache: OrderedDict[int, FlowMachine] = OrderedDict()

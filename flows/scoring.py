@@ -36,19 +36,31 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from flows.conditions import (
+    Predicate,
     chosen_ids,
     fact_names,
     is_answered,
-    matches,
     money_amount,
     numeric_value,
 )
 from flows.extract import email_flags, is_lowercase_name, looks_gibberish
+from flows.machine import machine_for
 from flows.model import Answer, ConversationState, Score, ScoreLine, Stage
-from flows.spec import BANDED_KINDS, Band, FlowSpec, Question, QuestionKind, tr
+from flows.spec import (
+    BANDED_KINDS,
+    Band,
+    Dimension,
+    EngagementSignal,
+    FlowSpec,
+    Question,
+    QuestionKind,
+    Tier,
+    tr,
+)
 
 _WORDS: dict[str, dict[str, str]] = {
     "of": {"en": "of", "ru": "из"},
@@ -119,6 +131,62 @@ def _band_words(band: Band, question: Question, spec: FlowSpec, locale: str) -> 
     return word("range", locale)
 
 
+@dataclass(frozen=True, slots=True)
+class _Texts:
+    """A spec's breakdown words in one locale, worked out once: the fixed words, each question's
+    title, option labels and the words of its bands (by index)."""
+
+    words: dict[str, str]
+    titles: dict[str, str]
+    labels: dict[str, dict[str, str]]
+    bands: dict[str, tuple[str, ...]]
+    quotes: tuple[str, str]
+
+
+def _texts(spec: FlowSpec, locale: str) -> _Texts:
+    return machine_for(spec).remember(("scoring", locale), lambda: _build_texts(spec, locale))
+
+
+def _build_texts(spec: FlowSpec, locale: str) -> _Texts:
+    return _Texts(
+        words={str(key): tr(text, locale) for key, text in _WORDS.items()},
+        titles={q.id: _title(spec, q, locale) for q in spec.questions},
+        labels={q.id: {o.id: tr(o.label, locale) for o in q.options} for q in spec.questions},
+        bands={q.id: tuple(_band_words(b, q, spec, locale) for b in q.bands) for q in spec.questions},
+        quotes=("«", "»") if locale == "ru" else ('"', '"'),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """What scoring walks for a spec, in spec order: each dimension with its questions, the
+    questions without one, each question's ``ask_if`` predicate, and the engagement signals
+    and tiers with theirs (and the facts each signal reads)."""
+
+    dimensions: tuple[tuple[Dimension, tuple[Question, ...]], ...]
+    undimensioned: tuple[Question, ...]
+    ask_if: tuple[tuple[str, Predicate | None], ...]
+    engagement: tuple[tuple[EngagementSignal, Predicate, tuple[str, ...]], ...]
+    tiers: tuple[tuple[Tier, Predicate | None], ...]
+
+
+def _plan(spec: FlowSpec) -> _Plan:
+    return machine_for(spec).remember("scoring", lambda: _build_plan(spec))
+
+
+def _build_plan(spec: FlowSpec) -> _Plan:
+    when = machine_for(spec).when
+    return _Plan(
+        dimensions=tuple(
+            (dim, tuple(q for q in spec.questions if q.dimension == dim.id)) for dim in spec.dimensions
+        ),
+        undimensioned=tuple(q for q in spec.questions if q.dimension is None),
+        ask_if=tuple((q.id, None if q.ask_if is None else when(q.ask_if)) for q in spec.questions),
+        engagement=tuple((s, when(s.when), fact_names(s.when)) for s in spec.engagement),
+        tiers=tuple((t, None if t.when is None else when(t.when)) for t in spec.scoring.tiers),
+    )
+
+
 def describe_value(spec: FlowSpec, question: Question, answer: Answer, locale: str) -> str:
     """The parsed value in words, e.g. ``2 000 000 RUB``, ``90 дн.``, option labels."""
     value = answer.value
@@ -126,7 +194,7 @@ def describe_value(spec: FlowSpec, question: Question, answer: Answer, locale: s
     if kind is QuestionKind.YES_NO and isinstance(value, bool):
         return word("yes" if value else "no", locale)
     if kind in (QuestionKind.CHOICE, QuestionKind.MULTI_CHOICE):
-        labels = {o.id: tr(o.label, locale) for o in question.options}
+        labels = _texts(spec, locale).labels[question.id]
         return ", ".join(labels.get(i, i) for i in chosen_ids(question, answer))
     if kind in BANDED_KINDS and isinstance(value, Mapping):
         return _describe_range(spec, question, value, locale)
@@ -169,15 +237,15 @@ def _describe_range(spec: FlowSpec, question: Question, value: Mapping[str, Any]
     return shown
 
 
-def _points_words(points: int, max_points: int, locale: str) -> str:
-    return f"{points:+d} {word('of', locale)} {max_points}"
-
-
-def _fit_line(spec: FlowSpec, question: Question, answer: Answer, locale: str) -> tuple[ScoreLine, bool]:
+def _fit_line(
+    spec: FlowSpec, question: Question, answer: Answer, texts: _Texts, locale: str
+) -> tuple[ScoreLine, bool]:
     """The breakdown line of one answered question, and whether it raised a hand."""
-    title = _title(spec, question, locale)
-    quoted = f"«{answer.raw}»" if locale == "ru" else f'"{answer.raw}"'
+    title = texts.titles[question.id]
+    opening, closing = texts.quotes
+    quoted = f"{opening}{answer.raw}{closing}"
     max_points = question.max_points
+    of = texts.words["of"]
 
     def line(points: int, reason: str) -> ScoreLine:
         return ScoreLine(
@@ -192,8 +260,8 @@ def _fit_line(spec: FlowSpec, question: Question, answer: Answer, locale: str) -
         )
 
     if not is_answered(answer):
-        what = word("skipped" if answer.skipped else "not_understood", locale)
-        return line(0, f"{title}: {quoted} — {what}: {_points_words(0, max_points, locale)}"), False
+        what = texts.words["skipped" if answer.skipped else "not_understood"]
+        return line(0, f"{title}: {quoted} — {what}: {0:+d} {of} {max_points}"), False
 
     shown = describe_value(spec, question, answer, locale)
     arrow = f"{title}: {quoted} → {shown}" if shown else f"{title}: {quoted}"
@@ -204,24 +272,31 @@ def _fit_line(spec: FlowSpec, question: Question, answer: Answer, locale: str) -
         hand = any(o.hand_raise for o in picked)
         if len(picked) == 1 and picked[0].reason is not None:
             return line(points, tr(picked[0].reason, locale)), hand
-        return line(points, f"{arrow}: {_points_words(points, max_points, locale)}"), hand
+        return line(points, f"{arrow}: {points:+d} {of} {max_points}"), hand
     if question.bands:
         number = numeric_value(spec, question, answer)
-        band = next((b for b in question.bands if number is not None and b.contains(number)), None)
-        if band is None:
-            reason = f"{arrow}, {word('no_band', locale)}: {_points_words(0, max_points, locale)}"
+        index = _band_index(question, number)
+        if index is None:
+            reason = f"{arrow}, {texts.words['no_band']}: {0:+d} {of} {max_points}"
             return line(0, reason), False
+        band = question.bands[index]
         if band.reason is not None:
             return line(band.points, tr(band.reason, locale)), band.hand_raise
-        band_words = _band_words(band, question, spec, locale)
-        reason = f"{arrow}, {band_words}: {_points_words(band.points, max_points, locale)}"
+        reason = f"{arrow}, {texts.bands[question.id][index]}: {band.points:+d} {of} {max_points}"
         return line(band.points, reason), band.hand_raise
     own = question.points
     if question.kind is QuestionKind.YES_NO and answer.value is not True:
         own = 0
     if question.reason is not None:
         return line(own, tr(question.reason, locale)), False
-    return line(own, f"{arrow}: {_points_words(own, max_points, locale)}"), False
+    return line(own, f"{arrow}: {own:+d} {of} {max_points}"), False
+
+
+def _band_index(question: Question, number: float | None) -> int | None:
+    """The index of the first band ``number`` falls in."""
+    if number is None:
+        return None
+    return next((i for i, b in enumerate(question.bands) if b.contains(number)), None)
 
 
 def _cap_line(
@@ -253,10 +328,11 @@ def facts_view(spec: FlowSpec, state: ConversationState, hand: bool | None = Non
     """The facts conditions see: the stored facts plus ``answered_all``, ``hand_raise``, ``channel``.
     ``hand`` is :func:`raised_hand` when the caller already knows it."""
     view = dict(state.facts)
+    answers, facts = state.answers, state.facts
     view["answered_all"] = all(
-        is_answered(state.answers.get(q.id))
-        for q in spec.questions
-        if q.ask_if is None or matches(q.ask_if, spec, state.answers, state.facts)
+        is_answered(answers.get(qid))
+        for qid, holds in _plan(spec).ask_if
+        if holds is None or holds(answers, facts)
     )
     view["hand_raise"] = raised_hand(spec, state) if hand is None else hand
     if "channel" not in view:
@@ -293,7 +369,12 @@ def _junk_lines(spec: FlowSpec, state: ConversationState, locale: str) -> list[S
                 found.setdefault("disposable_email", (answer.raw, answer.value))
             elif free:
                 found.setdefault("free_email", (answer.raw, answer.value))
-        if question.kind in _TEXT_KINDS and looks_gibberish(text):
+        if (
+            question.kind in _TEXT_KINDS
+            and "gibberish" not in found
+            and junk.gibberish
+            and looks_gibberish(text)
+        ):
             found.setdefault("gibberish", (answer.raw, answer.value))
     lines = []
     for name in ("lowercase_name", "free_email", "disposable_email", "gibberish"):
@@ -320,10 +401,9 @@ def _engagement_lines(
     spec: FlowSpec, state: ConversationState, view: Mapping[str, Any], locale: str
 ) -> list[ScoreLine]:
     lines = []
-    for signal in spec.engagement:
-        if not matches(signal.when, spec, state.answers, view):
+    for signal, holds, names in _plan(spec).engagement:
+        if not holds(state.answers, view):
             continue
-        names = fact_names(signal.when)
         shown = ", ".join(str(view[n]) for n in names if view.get(n) is not None)
         lines.append(
             ScoreLine(
@@ -343,16 +423,19 @@ def _engagement_lines(
 def score(spec: FlowSpec, state: ConversationState, locale: str | None = None) -> Score:
     """Score a conversation by the rules in the module docstring; reasons in ``locale``."""
     loc = locale or state.locale
+    texts = _texts(spec, loc)
+    plan = _plan(spec)
+    answers = state.answers
     breakdown: list[ScoreLine] = []
     hand = False
     dimension_points: dict[str, int] = {}
     fit_raw = 0
-    for dim in spec.dimensions:
+    for dim, questions in plan.dimensions:
         dim_sum = 0
-        for question in spec.questions:
-            if question.dimension != dim.id or question.id not in state.answers:
+        for question in questions:
+            if question.id not in answers:
                 continue
-            fit_line, raised = _fit_line(spec, question, state.answers[question.id], loc)
+            fit_line, raised = _fit_line(spec, question, answers[question.id], texts, loc)
             hand = hand or raised
             breakdown.append(fit_line)
             dim_sum += fit_line.points
@@ -361,9 +444,9 @@ def score(spec: FlowSpec, state: ConversationState, locale: str | None = None) -
             breakdown.append(cap)
         dimension_points[dim.id] = clamped
         fit_raw += clamped
-    for question in spec.questions:
-        if question.dimension is None and question.id in state.answers:
-            fit_line, raised = _fit_line(spec, question, state.answers[question.id], loc)
+    for question in plan.undimensioned:
+        if question.id in answers:
+            fit_line, raised = _fit_line(spec, question, answers[question.id], texts, loc)
             hand = hand or raised
             breakdown.append(fit_line)
             fit_raw += fit_line.points
@@ -431,8 +514,8 @@ def _stage_and_tier(
     tier = next(
         (
             t.tier
-            for t in rules.tiers
-            if total >= t.min and (t.when is None or matches(t.when, spec, state.answers, view))
+            for t, holds in _plan(spec).tiers
+            if total >= t.min and (holds is None or holds(state.answers, view))
         ),
         None,
     )

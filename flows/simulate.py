@@ -31,7 +31,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from flows.conditions import chosen_ids, matches, numeric_value
+from flows.conditions import chosen_ids, numeric_value
+from flows.machine import machine_for
 from flows.model import JSON, Answer, ConversationState, Stage
 from flows.scoring import score
 from flows.spec import BANDED_KINDS, Band, Condition, FlowSpec, Question, QuestionKind, tr
@@ -292,12 +293,14 @@ class _Walker:
             q.id: tuple(self.answer_knockout(spec, q, b.answer) for b in self.branches[q.id])
             for q in spec.questions
         }
-        self.flow_knockouts = [(k.reason, k.when) for k in spec.knockouts if k.when is not None]
+        machine = machine_for(spec)
+        self.ask_if = [None if q.ask_if is None else machine.when(q.ask_if) for q in spec.questions]
+        self.flow_knockouts = [(k.reason, machine.when(k.when)) for k in spec.knockouts if k.when is not None]
 
     def next_index(self, start: int, answers: Mapping[str, Answer], facts: Mapping[str, Any]) -> int | None:
         for index in range(start, len(self.questions)):
-            cond = self.questions[index].ask_if
-            if cond is None or matches(cond, self.spec, answers, facts):
+            holds = self.ask_if[index]
+            if holds is None or holds(answers, facts):
                 return index
         return None
 
@@ -327,8 +330,8 @@ class _Walker:
         own = self.own_knockouts[question.id][number]
         if own is not None:
             return own
-        for reason, when in self.flow_knockouts:
-            if matches(when, self.spec, answers, facts):
+        for reason, holds in self.flow_knockouts:
+            if holds(answers, facts):
                 return reason
         return None
 
