@@ -184,10 +184,14 @@ def _buttons(spec: FlowSpec, question: Question, locale: str) -> tuple[Button, .
     return tuple(found)
 
 
-def _cached_buttons(spec: FlowSpec, question: Question, locale: str) -> tuple[Button, ...]:
-    return machine_for(spec).remember(
-        ("buttons", question.id, locale), partial(_buttons, spec, question, locale)
-    )
+def _asking(spec: FlowSpec, question: Question, locale: str) -> tuple[str, tuple[Button, ...]]:
+    """A question's text and buttons in ``locale``."""
+    return tr(question.text, locale), _buttons(spec, question, locale)
+
+
+def _labels(question: Question, locale: str) -> dict[str, str]:
+    """Option id -> label in ``locale``."""
+    return {o.id: tr(o.label, locale) for o in question.options}
 
 
 def progress(spec: FlowSpec, state: ConversationState) -> tuple[int, int]:
@@ -204,10 +208,13 @@ def progress(spec: FlowSpec, state: ConversationState) -> tuple[int, int]:
 
 
 def _question_reply(spec: FlowSpec, state: ConversationState, question: Question, lead: str = "") -> Reply:
-    text = tr(question.text, state.locale)
+    locale = state.locale
+    text, buttons = machine_for(spec).remember(
+        ("ask", question.id, locale), partial(_asking, spec, question, locale)
+    )
     return Reply(
         text=f"{lead}\n{text}" if lead else text,
-        buttons=_cached_buttons(spec, question, state.locale),
+        buttons=buttons,
         multi=question.kind is QuestionKind.MULTI_CHOICE,
         input=_INPUT.get(question.kind, "text"),
         progress=progress(spec, state),
@@ -304,7 +311,7 @@ Parsed = tuple[str, Any]
 
 
 def _from_taps(spec: FlowSpec, question: Question, taps: tuple[str, ...], locale: str) -> Parsed | None:
-    labels = {o.id: tr(o.label, locale) for o in question.options}
+    labels = machine_for(spec).remember(("labels", question.id, locale), partial(_labels, question, locale))
     kind = question.kind
     if kind is QuestionKind.MULTI_CHOICE:
         if not taps or any(t not in question.option_ids for t in taps):
@@ -414,11 +421,11 @@ def _raw_of(inbound: Inbound) -> str:
 
 
 def _knockout_for(
-    spec: FlowSpec, machine: FlowMachine, question: Question, answer: Answer, state: ConversationState
+    spec: FlowSpec, machine: FlowMachine, question: Question, answer: Answer, cursor: Cursor
 ) -> str | None:
     """The knock-out reason this answer triggers, if any (option/band, question, flow)."""
     if answer.understood and not answer.skipped:
-        chosen = set(chosen_ids(question, answer))
+        chosen = chosen_ids(question, answer)
         for option in question.options:
             if option.knockout is not None and option.id in chosen:
                 return option.knockout
@@ -430,7 +437,7 @@ def _knockout_for(
     elif not answer.skipped and question.knockout is not None:
         return question.knockout
     for knockout in spec.knockouts:
-        if knockout.when is not None and machine.when(knockout.when)(state.answers, state.facts):
+        if knockout.when is not None and machine.when(knockout.when)(cursor.answers, cursor.facts):
             return knockout.reason
     return None
 
@@ -451,14 +458,17 @@ def _move_on(
     spec: FlowSpec,
     machine: FlowMachine,
     state: ConversationState,
+    cursor: Cursor,
     events: list[DomainEvent],
     replies: list[Reply],
 ) -> Turn:
-    """Go from ``state.state`` to the next askable question, or finish."""
-    target = machine.next_state(Cursor(state.state, state.answers, state.facts))
+    """Go from ``cursor`` (``state`` with the cursor's answers) to the next askable question,
+    or finish."""
+    answers = cursor.answers
+    target = machine.next_state(cursor)
     if target == DONE:
-        return _finish(spec, _evolve(state, state=DONE), events, replies)
-    moved = _evolve(state, state=target, path=(*state.path, target), attempts=0)
+        return _finish(spec, _evolve(state, state=DONE, answers=answers, attempts=0), events, replies)
+    moved = _evolve(state, state=target, answers=answers, path=(*state.path, target), attempts=0)
     replies.append(_question_reply(spec, moved, spec.question_by_id[target]))
     return Turn(moved, tuple(replies), tuple(events))
 
@@ -471,13 +481,14 @@ def _record(
     answer: Answer,
     events: list[DomainEvent],
 ) -> Turn:
-    recorded = _evolve(state, answers={**state.answers, question.id: answer}, attempts=0)
+    cursor = Cursor(state.state, {**state.answers, question.id: answer}, state.facts)
     events.append(AnswerRecorded(question.id, answer.understood, answer.skipped))
-    reason = _knockout_for(spec, machine, question, answer, recorded)
+    reason = _knockout_for(spec, machine, question, answer, cursor)
     if reason is None:
-        return _move_on(spec, machine, recorded, events, [])
-    landed = machine.knock_out(Cursor(recorded.state, recorded.answers, recorded.facts))
-    out = _evolve(recorded, state=landed, knockout=reason)
+        return _move_on(spec, machine, state, cursor, events, [])
+    answers = cursor.answers
+    landed = machine.knock_out(cursor)
+    out = _evolve(state, state=landed, answers=answers, attempts=0, knockout=reason)
     events.append(LeadKnockedOut(question.id, reason))
     return _finish(spec, out, events, [])
 
@@ -500,7 +511,7 @@ def _begin(spec: FlowSpec, machine: FlowMachine, state: ConversationState, resta
     else:
         events = [ConversationStarted(state.flow_id, state.flow_version, state.locale)]
         replies = [Reply(text=tr(spec.greeting, state.locale), input="none")]
-    return _move_on(spec, machine, fresh, events, replies)
+    return _move_on(spec, machine, fresh, Cursor(NEW, fresh.answers, fresh.facts), events, replies)
 
 
 # --------------------------------------------------------------------------- events (facts)
