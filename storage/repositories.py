@@ -39,7 +39,7 @@ from flows.ports import (
 )
 from storage.db import make_sessionmaker, make_sync_engine, writer
 from storage.tables import Conversation, FlowVersion, LeadIdentity, Message, ScoreSnapshotRow
-from storage.writer import GroupCommitWriter, WriterStats
+from storage.writer import GroupCommitWriter, WriterStats, sqlite_time
 
 T = TypeVar("T")
 
@@ -113,10 +113,6 @@ def _sqlite_find_lead(db: sqlite3.Connection, identities: Sequence[Identity]) ->
     return None
 
 
-def _sqlite_time(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=UTC)
-
-
 def _sqlite_load(db: sqlite3.Connection, conversation_id: uuid.UUID) -> StoredConversation | None:
     row = db.execute(_SQLITE_LOAD, (conversation_id.hex,)).fetchone()
     if row is None:
@@ -129,8 +125,8 @@ def _sqlite_load(db: sqlite3.Connection, conversation_id: uuid.UUID) -> StoredCo
         flow_version=row[4],
         version=row[5],
         state=ConversationState.from_json(json.loads(row[6])),
-        created_at=_sqlite_time(row[7]),
-        updated_at=_sqlite_time(row[8]),
+        created_at=sqlite_time(row[7]),
+        updated_at=sqlite_time(row[8]),
     )
 
 
