@@ -18,6 +18,7 @@ from flows.model import Answer, ConversationState, Stage
 from flows.ports import Identity, MessageRecord, NewConversation, StoredConversation, TurnWrite
 from storage.db import make_engine
 from storage.repositories import SqlConversationStore, SqlFlowVersionStore
+from storage.writer import RandomIds
 
 FLOW_ID = "storage_demo"
 AT = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -207,3 +208,11 @@ async def test_an_unreachable_database_fails_the_write_instead_of_hanging(tmp_pa
     finally:
         await store.aclose()
         await engine.dispose()
+
+
+def test_random_ids_are_distinct_version_4_uuids_across_buffer_refills() -> None:
+    new_id = RandomIds()
+    ids = [new_id() for _ in range(1000)]  # four buffers' worth
+    assert len(set(ids)) == len(ids)
+    assert {i.version for i in ids} == {4}
+    assert {i.variant for i in ids} == {uuid.RFC_4122}
