@@ -205,7 +205,7 @@ def report(
     )
     print(
         f"  statements {stats.statements / max(stats.ops, 1):.2f} per write "
-        "(one SELECT of the versions + one executemany per table, per batch)"
+        "(per batch: one SELECT of the versions, then one multi-row statement or executemany per table)"
     )
     print(
         f"  reads     state cache hits {store.cache_hits}, misses {store.cache_misses}; "
