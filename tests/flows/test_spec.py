@@ -8,44 +8,7 @@ import pytest
 
 from flows.spec import FlowSpecError, Problem, load_flow, parse_flow
 
-VALID = """\
-id: demo
-version: 1
-framework: BANT
-title: {ru: Демо, en: Demo}
-locales: [ru, en]
-greeting: {ru: Привет, en: Hi}
-dimensions:
-  - {id: budget, title: {ru: Бюджет, en: Budget}, weight: 40}
-  - {id: authority, title: {ru: Полномочия, en: Authority}, weight: 40}
-questions:
-  - id: budget
-    dimension: budget
-    kind: money
-    text: {ru: "Какой бюджет?", en: "What budget?"}
-    bands:
-      - {max: 1, points: 0, knockout: no_budget}
-      - {min: 1, max: 100000, points: 5}
-      - {min: 100000, points: 40}
-  - id: role
-    dimension: authority
-    kind: choice
-    text: {ru: "Кто вы?", en: "Who are you?"}
-    ask_if: {question: budget, gte: 1}
-    options:
-      - {id: ceo, label: {ru: Директор, en: CEO}, points: 40, hand_raise: true}
-      - {id: student, label: {ru: Студент, en: Student}, knockout: no_budget}
-knockouts:
-  - {reason: no_budget, text: {ru: Жаль, en: Sorry}}
-scoring: {mql: 50, engagement: 20, tiers: [{tier: A, min: 70}, {tier: B, min: 40}, {tier: C}]}
-engagement:
-  - {id: ads, when: {fact: utm_source, in: [google]}, points: 20, reason: {ru: Реклама, en: Ads}}
-closings:
-  - {stage: disqualified, text: {ru: Пока, en: Bye}}
-  - {stage: nurture, text: {ru: Пока, en: Bye}}
-  - {stage: mql, text: {ru: Пока, en: Bye}}
-  - {stage: sql, text: {ru: Пока, en: Bye}}
-"""
+VALID = (Path(__file__).parent / "fixtures" / "demo.yaml").read_text(encoding="utf-8")
 
 
 def line_of(text: str, fragment: str) -> int:

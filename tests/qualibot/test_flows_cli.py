@@ -9,56 +9,12 @@ from pathlib import Path
 
 import pytest
 
-import flows.spec
-from flows.spec import LIBRARY
+from flows.spec import LIBRARY, library_path
 
 pytestmark = pytest.mark.slow
 
-
-def library_path(flow_id: str) -> Path:
-    """The shipped file next to ``flows.spec``: under pytest the ``tests/flows`` folder can shadow
-    the package name ``flows.spec.library_path`` resolves."""
-    return Path(flows.spec.__file__).parent / "library" / f"{flow_id}.yaml"
-
-
-EXAMPLE = """\
-id: demo
-version: 3
-framework: BANT
-title: {ru: Демо, en: Demo}
-locales: [ru, en]
-greeting: {ru: Привет, en: Hi}
-dimensions:
-  - {id: budget, title: {ru: Бюджет, en: Budget}, weight: 40}
-  - {id: authority, title: {ru: Полномочия, en: Authority}, weight: 40}
-questions:
-  - id: budget
-    dimension: budget
-    kind: money
-    text: {ru: "Какой бюджет?", en: "What budget?"}
-    bands:
-      - {max: 1, points: 0, knockout: no_budget}
-      - {min: 1, max: 100000, points: 5}
-      - {min: 100000, points: 40}
-  - id: role
-    dimension: authority
-    kind: choice
-    text: {ru: "Кто вы?", en: "Who are you?"}
-    ask_if: {question: budget, gte: 1}
-    options:
-      - {id: ceo, label: {ru: Директор, en: CEO}, points: 40, hand_raise: true}
-      - {id: student, label: {ru: Студент, en: Student}, knockout: no_budget}
-knockouts:
-  - {reason: no_budget, text: {ru: Жаль, en: Sorry}}
-scoring: {mql: 50, engagement: 20, tiers: [{tier: A, min: 70}, {tier: B, min: 40}, {tier: C}]}
-engagement:
-  - {id: ads, when: {fact: utm_source, in: [google]}, points: 20, reason: {ru: Реклама, en: Ads}}
-closings:
-  - {stage: disqualified, text: {ru: Пока, en: Bye}}
-  - {stage: nurture, text: {ru: Пока, en: Bye}}
-  - {stage: mql, text: {ru: Пока, en: Bye}}
-  - {stage: sql, text: {ru: Пока, en: Bye}}
-"""
+DEMO = Path(__file__).resolve().parents[1] / "flows" / "fixtures" / "demo.yaml"
+EXAMPLE = DEMO.read_text(encoding="utf-8")
 
 
 def qualibot(*args: str) -> subprocess.CompletedProcess[str]:
@@ -92,7 +48,7 @@ def test_check_says_ok_for_good_files(good: Path) -> None:
     result = qualibot("check", str(good), str(library_path("bant")))
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.splitlines() == [
-        f"ok {good} (demo v3, 2 questions)",
+        f"ok {good} (demo v1, 2 questions)",
         f"ok {library_path('bant')} (bant v1, 10 questions)",
     ]
 
@@ -107,7 +63,7 @@ def test_check_prints_every_problem_with_file_line_and_field_and_fails(good: Pat
     assert f"{broken}:{dimensions_line}: dimensions: the weights add up to 70, but scoring.fit is 80" in lines
     wrong = "questions[1].dimension: no dimension 'autority' (have: budget, authority)"
     assert f"{broken}:{dimension_line}: {wrong}" in lines
-    assert lines[-1] == f"ok {good} (demo v3, 2 questions)"
+    assert lines[-1] == f"ok {good} (demo v1, 2 questions)"
 
 
 def test_check_reports_a_file_that_is_not_there(tmp_path: Path) -> None:
