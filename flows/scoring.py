@@ -241,55 +241,68 @@ def _fit_line(
     spec: FlowSpec, question: Question, answer: Answer, texts: _Texts, locale: str
 ) -> tuple[ScoreLine, bool]:
     """The breakdown line of one answered question, and whether it raised a hand."""
-    title = texts.titles[question.id]
-    opening, closing = texts.quotes
-    quoted = f"{opening}{answer.raw}{closing}"
-    max_points = question.max_points
-    of = texts.words["of"]
+    points, reason, hand = _fit(spec, question, answer, texts, locale)
+    line = ScoreLine(
+        category="fit",
+        source=question.id,
+        dimension=question.dimension,
+        answer=answer.raw,
+        value=answer.value,
+        points=points,
+        max_points=question.max_points,
+        reason=reason,
+    )
+    return line, hand
 
-    def line(points: int, reason: str) -> ScoreLine:
-        return ScoreLine(
-            category="fit",
-            source=question.id,
-            dimension=question.dimension,
-            answer=answer.raw,
-            value=answer.value,
-            points=points,
-            max_points=max_points,
-            reason=reason,
-        )
 
+def _fit(
+    spec: FlowSpec, question: Question, answer: Answer, texts: _Texts, locale: str
+) -> tuple[int, str, bool]:
+    """The points, reason and hand raise of one answered question."""
+    out_of = f"{texts.words['of']} {question.max_points}"
     if not is_answered(answer):
         what = texts.words["skipped" if answer.skipped else "not_understood"]
-        return line(0, f"{title}: {quoted} — {what}: {0:+d} {of} {max_points}"), False
-
-    shown = describe_value(spec, question, answer, locale)
-    arrow = f"{title}: {quoted} → {shown}" if shown else f"{title}: {quoted}"
+        return 0, f"{_quoted(question, answer, texts)} — {what}: {0:+d} {out_of}", False
     if question.options:
-        chosen = set(chosen_ids(question, answer))
+        chosen = chosen_ids(question, answer)
         picked = [o for o in question.options if o.id in chosen]
         points = sum(o.points for o in picked)
         hand = any(o.hand_raise for o in picked)
         if len(picked) == 1 and picked[0].reason is not None:
-            return line(points, tr(picked[0].reason, locale)), hand
-        return line(points, f"{arrow}: {points:+d} {of} {max_points}"), hand
+            return points, tr(picked[0].reason, locale), hand
+        return points, f"{_arrow(spec, question, answer, texts, locale)}: {points:+d} {out_of}", hand
     if question.bands:
-        number = numeric_value(spec, question, answer)
-        index = _band_index(question, number)
+        index = _band_index(question, numeric_value(spec, question, answer))
         if index is None:
-            reason = f"{arrow}, {texts.words['no_band']}: {0:+d} {of} {max_points}"
-            return line(0, reason), False
+            reason = (
+                f"{_arrow(spec, question, answer, texts, locale)}, {texts.words['no_band']}: {0:+d} {out_of}"
+            )
+            return 0, reason, False
         band = question.bands[index]
         if band.reason is not None:
-            return line(band.points, tr(band.reason, locale)), band.hand_raise
-        reason = f"{arrow}, {texts.bands[question.id][index]}: {band.points:+d} {of} {max_points}"
-        return line(band.points, reason), band.hand_raise
+            return band.points, tr(band.reason, locale), band.hand_raise
+        band_words = texts.bands[question.id][index]
+        reason = f"{_arrow(spec, question, answer, texts, locale)}, {band_words}: {band.points:+d} {out_of}"
+        return band.points, reason, band.hand_raise
     own = question.points
     if question.kind is QuestionKind.YES_NO and answer.value is not True:
         own = 0
     if question.reason is not None:
-        return line(own, tr(question.reason, locale)), False
-    return line(own, f"{arrow}: {own:+d} {of} {max_points}"), False
+        return own, tr(question.reason, locale), False
+    return own, f"{_arrow(spec, question, answer, texts, locale)}: {own:+d} {out_of}", False
+
+
+def _quoted(question: Question, answer: Answer, texts: _Texts) -> str:
+    """``Title: «answer as typed»``."""
+    opening, closing = texts.quotes
+    return f"{texts.titles[question.id]}: {opening}{answer.raw}{closing}"
+
+
+def _arrow(spec: FlowSpec, question: Question, answer: Answer, texts: _Texts, locale: str) -> str:
+    """``Title: «answer as typed» → parsed value`` (without the arrow when there is no value)."""
+    shown = describe_value(spec, question, answer, locale)
+    quoted = _quoted(question, answer, texts)
+    return f"{quoted} → {shown}" if shown else quoted
 
 
 def _band_index(question: Question, number: float | None) -> int | None:
