@@ -1,4 +1,4 @@
-"""Real-sounding answers, ru and en, with what they must be understood as (extract_corpus.jsonl).
+"""Real-sounding answers, ru and en, with what they must be understood as (corpus.jsonl).
 
 Each line has kind, text, locale and the expected fields of ``parse(kind, text, locale, now)``;
 kind "choice" lines carry candidates and multi and expect the ids ``match_choices`` returns.
@@ -18,7 +18,7 @@ from flows.extract import match_choices, parse
 NOW = datetime(2026, 11, 23, tzinfo=UTC)
 CORPUS = [
     json.loads(line)
-    for line in (Path(__file__).parent / "extract_corpus.jsonl").read_text(encoding="utf-8").splitlines()
+    for line in (Path(__file__).parent / "corpus.jsonl").read_text(encoding="utf-8").splitlines()
     if line.strip()
 ]
 
