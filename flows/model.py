@@ -8,9 +8,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from sys import intern
 from typing import Any, Literal
 
 JSON = dict[str, Any]
+
+
+def _shared(text: Any) -> Any:
+    """``text`` through ``sys.intern`` when it is a string: the ids, keys and codes that
+    thousands of loaded states repeat are then held once."""
+    return intern(text) if type(text) is str else text
+
+
+def _shared_value(value: Any) -> Any:
+    """An answer value with the strings inside it shared: option ids in a list, the keys and
+    currency of a range. Other values (typed text) are kept as they are."""
+    if type(value) is list:
+        return [_shared(item) for item in value]
+    if type(value) is dict:
+        return {_shared(key): _shared(item) for key, item in value.items()}
+    return value
 
 
 class Stage(StrEnum):
@@ -143,9 +160,9 @@ class Answer:
     @classmethod
     def from_json(cls, question_id: str, data: JSON) -> Answer:
         return cls(
-            question_id=question_id,
+            question_id=_shared(question_id),
             raw=str(data.get("raw", "")),
-            value=data.get("value"),
+            value=_shared_value(data.get("value")),
             understood=bool(data.get("understood", True)),
             skipped=bool(data.get("skipped", False)),
         )
@@ -200,18 +217,20 @@ class ConversationState:
     @classmethod
     def from_json(cls, data: JSON) -> ConversationState:
         return cls(
-            flow_id=str(data["flow_id"]),
+            flow_id=intern(str(data["flow_id"])),
             flow_version=int(data["flow_version"]),
-            locale=str(data["locale"]),
-            state=str(data.get("state", "new")),
+            locale=intern(str(data["locale"])),
+            state=intern(str(data.get("state", "new"))),
             stage=Stage(data.get("stage", Stage.NEW)),
-            tier=data.get("tier"),
+            tier=_shared(data.get("tier")),
             score=data.get("score"),
-            answers={qid: Answer.from_json(qid, a) for qid, a in (data.get("answers") or {}).items()},
-            path=tuple(data.get("path") or ()),
+            answers={
+                _shared(qid): Answer.from_json(qid, a) for qid, a in (data.get("answers") or {}).items()
+            },
+            path=tuple(_shared(qid) for qid in data.get("path") or ()),
             attempts=int(data.get("attempts", 0)),
-            facts=dict(data.get("facts") or {}),
-            knockout=data.get("knockout"),
+            facts=_shared_value(dict(data.get("facts") or {})),
+            knockout=_shared(data.get("knockout")),
         )
 
 
