@@ -29,12 +29,10 @@ _JUNK_SHARE: Final = 0.5
 _SQUEEZED_MAX: Final = 40
 
 # Runs of four neighbouring keys, either way along a row ("asdf", "ывап", "poiu").
-_ROW_GRAMS: Final = sorted(
-    {
-        row[k : k + _ROW_RUN]
-        for row in _ROWS + tuple(r[::-1] for r in _ROWS)
-        for k in range(len(row) - _ROW_RUN + 1)
-    }
+_ROW_GRAMS: Final = frozenset(
+    row[k : k + _ROW_RUN]
+    for row in _ROWS + tuple(r[::-1] for r in _ROWS)
+    for k in range(len(row) - _ROW_RUN + 1)
 )
 _REPEAT: Final = (
     r"(\w)\1{3,}"  # one key held down: "аааа", "zzzz"
