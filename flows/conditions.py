@@ -22,6 +22,7 @@ from flows.spec import BANDED_KINDS, CHOICE_KINDS, Condition, FlowSpec, Question
 Predicate = Callable[[Mapping[str, Answer], Mapping[str, Any]], bool]
 
 _YES_NO_IDS = {"yes": True, "no": False}
+_SEQUENCES = (list, tuple)
 
 
 def _finite(value: Any) -> float | None:
@@ -76,14 +77,13 @@ def numeric_value(spec: FlowSpec, question: Question, answer: Answer | None) -> 
 
 def chosen_ids(question: Question, answer: Answer | None) -> tuple[str, ...]:
     """The option ids an answer picked (yes/no answers as ``yes``/``no``)."""
-    if not is_answered(answer):
+    if answer is None or not answer.understood or answer.skipped:
         return ()
-    assert answer is not None
     value = answer.value
     if question.kind is QuestionKind.YES_NO:
         return ("yes" if value else "no",) if isinstance(value, bool) else ()
-    if isinstance(value, list | tuple):
-        return tuple(v for v in value if isinstance(v, str))
+    if isinstance(value, _SEQUENCES):
+        return tuple([v for v in value if isinstance(v, str)])
     return ()
 
 

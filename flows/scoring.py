@@ -133,10 +133,11 @@ def _band_words(band: Band, question: Question, spec: FlowSpec, locale: str) -> 
 
 @dataclass(frozen=True, slots=True)
 class _Texts:
-    """A spec's breakdown words in one locale, worked out once: the fixed words, each question's
-    title, option labels and the words of its bands (by index)."""
+    """A spec's breakdown words in one locale, worked out once: the fixed words, the dimension
+    titles, each question's title, option labels and the words of its bands (by index)."""
 
     words: dict[str, str]
+    dimensions: dict[str, str]
     titles: dict[str, str]
     labels: dict[str, dict[str, str]]
     bands: dict[str, tuple[str, ...]]
@@ -150,6 +151,7 @@ def _texts(spec: FlowSpec, locale: str) -> _Texts:
 def _build_texts(spec: FlowSpec, locale: str) -> _Texts:
     return _Texts(
         words={str(key): tr(text, locale) for key, text in _WORDS.items()},
+        dimensions={d.id: tr(d.title, locale) for d in spec.dimensions},
         titles={q.id: _title(spec, q, locale) for q in spec.questions},
         labels={q.id: {o.id: tr(o.label, locale) for o in q.options} for q in spec.questions},
         bands={q.id: tuple(_band_words(b, q, spec, locale) for b in q.bands) for q in spec.questions},
@@ -189,12 +191,16 @@ def _build_plan(spec: FlowSpec) -> _Plan:
 
 def describe_value(spec: FlowSpec, question: Question, answer: Answer, locale: str) -> str:
     """The parsed value in words, e.g. ``2 000 000 RUB``, ``90 дн.``, option labels."""
+    return _describe(spec, question, answer, _texts(spec, locale), locale)
+
+
+def _describe(spec: FlowSpec, question: Question, answer: Answer, texts: _Texts, locale: str) -> str:
     value = answer.value
     kind = question.kind
     if kind is QuestionKind.YES_NO and isinstance(value, bool):
-        return word("yes" if value else "no", locale)
+        return texts.words["yes" if value else "no"]
     if kind in (QuestionKind.CHOICE, QuestionKind.MULTI_CHOICE):
-        labels = _texts(spec, locale).labels[question.id]
+        labels = texts.labels[question.id]
         return ", ".join(labels.get(i, i) for i in chosen_ids(question, answer))
     if kind in BANDED_KINDS and isinstance(value, Mapping):
         return _describe_range(spec, question, value, locale)
@@ -300,7 +306,7 @@ def _quoted(question: Question, answer: Answer, texts: _Texts) -> str:
 
 def _arrow(spec: FlowSpec, question: Question, answer: Answer, texts: _Texts, locale: str) -> str:
     """``Title: «answer as typed» → parsed value`` (without the arrow when there is no value)."""
-    shown = describe_value(spec, question, answer, locale)
+    shown = _describe(spec, question, answer, texts, locale)
     quoted = _quoted(question, answer, texts)
     return f"{quoted} → {shown}" if shown else quoted
 
@@ -411,10 +417,10 @@ def _junk_lines(spec: FlowSpec, state: ConversationState, locale: str) -> list[S
 
 
 def _engagement_lines(
-    spec: FlowSpec, state: ConversationState, view: Mapping[str, Any], locale: str
+    plan: _Plan, state: ConversationState, view: Mapping[str, Any], locale: str
 ) -> list[ScoreLine]:
     lines = []
-    for signal, holds, names in _plan(spec).engagement:
+    for signal, holds, names in plan.engagement:
         if not holds(state.answers, view):
             continue
         shown = ", ".join(str(view[n]) for n in names if view.get(n) is not None)
@@ -452,7 +458,7 @@ def score(spec: FlowSpec, state: ConversationState, locale: str | None = None) -
             hand = hand or raised
             breakdown.append(fit_line)
             dim_sum += fit_line.points
-        clamped, cap = _cap_line(dim.id, dim.id, tr(dim.title, loc), dim_sum, 0, dim.weight, loc)
+        clamped, cap = _cap_line(dim.id, dim.id, texts.dimensions[dim.id], dim_sum, 0, dim.weight, loc)
         if cap is not None:
             breakdown.append(cap)
         dimension_points[dim.id] = clamped
@@ -463,17 +469,17 @@ def score(spec: FlowSpec, state: ConversationState, locale: str | None = None) -
             hand = hand or raised
             breakdown.append(fit_line)
             fit_raw += fit_line.points
-    fit, cap = _cap_line("fit", None, word("fit", loc), fit_raw, 0, spec.scoring.fit, loc)
+    fit, cap = _cap_line("fit", None, texts.words["fit"], fit_raw, 0, spec.scoring.fit, loc)
     if cap is not None:
         breakdown.append(cap)
 
     view = facts_view(spec, state, hand)
-    engagement_lines = _engagement_lines(spec, state, view, loc)
+    engagement_lines = _engagement_lines(plan, state, view, loc)
     breakdown.extend(engagement_lines)
     engagement, cap = _cap_line(
         "engagement",
         None,
-        word("engagement", loc),
+        texts.words["engagement"],
         sum(line.points for line in engagement_lines),
         0,
         spec.scoring.engagement,
@@ -485,12 +491,12 @@ def score(spec: FlowSpec, state: ConversationState, locale: str | None = None) -
     junk_lines = _junk_lines(spec, state, loc)
     breakdown.extend(junk_lines)
     raw_total = fit + engagement + sum(line.points for line in junk_lines)
-    total, cap = _cap_line("total", None, word("total", loc), raw_total, 0, 100, loc)
+    total, cap = _cap_line("total", None, texts.words["total"], raw_total, 0, 100, loc)
     if cap is not None:
         breakdown.append(cap)
 
     confirmed = tuple(d.id for d in spec.dimensions if dimension_points[d.id] >= d.confirm_threshold)
-    stage, tier = _stage_and_tier(spec, state, view, total, confirmed, hand)
+    stage, tier = _stage_and_tier(spec, plan, state, view, total, confirmed, hand)
     return Score(
         total=total,
         fit=fit,
@@ -505,6 +511,7 @@ def score(spec: FlowSpec, state: ConversationState, locale: str | None = None) -
 
 def _stage_and_tier(
     spec: FlowSpec,
+    plan: _Plan,
     state: ConversationState,
     view: Mapping[str, Any],
     total: int,
@@ -527,7 +534,7 @@ def _stage_and_tier(
     tier = next(
         (
             t.tier
-            for t, holds in _plan(spec).tiers
+            for t, holds in plan.tiers
             if total >= t.min and (holds is None or holds(state.answers, view))
         ),
         None,
