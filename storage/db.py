@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import DBAPIError
@@ -46,9 +47,23 @@ class SchemaNotMigrated(RuntimeError):
         )
 
 
+_JSON_OPTIONS = orjson.OPT_NON_STR_KEYS
+
+
 def dumps_json(value: Any) -> str:
-    """JSON as stored: compact, UTF-8 kept as it is."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    """JSON as stored: compact, UTF-8 kept as it is. Through orjson (C, several times faster than
+    the standard module on the writer's hot path), which writes the same text for JSON-ready
+    values; non-string keys are written as strings, as the standard module does. What orjson
+    refuses (integers beyond 64 bits) goes through the standard module."""
+    try:
+        return orjson.dumps(value, option=_JSON_OPTIONS).decode()
+    except orjson.JSONEncodeError:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def loads_json(text: str | bytes) -> Any:
+    """JSON text as stored, parsed (orjson)."""
+    return orjson.loads(text)
 
 
 def is_sqlite(url: str | URL) -> bool:
@@ -78,11 +93,16 @@ def make_engine(url: str | URL, *, pool_size: int = 10, echo: bool = False) -> A
     """An engine for ``url``; nothing connects until it is used."""
     u = make_url(url)
     if u.get_backend_name() == "sqlite":
-        engine = create_async_engine(u, json_serializer=dumps_json, echo=echo)
+        engine = create_async_engine(u, json_serializer=dumps_json, json_deserializer=loads_json, echo=echo)
         _tune_sqlite(engine)
         return engine
     return create_async_engine(
-        u, json_serializer=dumps_json, pool_size=pool_size, max_overflow=pool_size, echo=echo
+        u,
+        json_serializer=dumps_json,
+        json_deserializer=loads_json,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        echo=echo,
     )
 
 
@@ -92,7 +112,9 @@ def make_sync_engine(url: str | URL) -> Engine:
     u = make_url(url)
     if u.get_backend_name() != "sqlite":
         raise ValueError(f"{display_url(u)}: a synchronous engine is only made for SQLite")
-    engine = create_engine(u.set(drivername="sqlite+pysqlite"), json_serializer=dumps_json)
+    engine = create_engine(
+        u.set(drivername="sqlite+pysqlite"), json_serializer=dumps_json, json_deserializer=loads_json
+    )
     _tune_sqlite(engine)
     return engine
 

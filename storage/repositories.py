@@ -12,7 +12,6 @@ hot path. Nothing here commits on its own behalf outside the writer's unit of wo
 from __future__ import annotations
 
 import asyncio
-import json
 import sqlite3
 import uuid
 from collections import OrderedDict
@@ -37,7 +36,7 @@ from flows.ports import (
     StoredMessage,
     TurnWrite,
 )
-from storage.db import make_sessionmaker, make_sync_engine, writer
+from storage.db import loads_json, make_sessionmaker, make_sync_engine, writer
 from storage.tables import Conversation, FlowVersion, LeadIdentity, Message, ScoreSnapshotRow
 from storage.writer import GroupCommitWriter, WriterStats, sqlite_time
 
@@ -124,7 +123,7 @@ def _sqlite_load(db: sqlite3.Connection, conversation_id: uuid.UUID) -> StoredCo
         flow_id=row[3],
         flow_version=row[4],
         version=row[5],
-        state=ConversationState.from_json(json.loads(row[6])),
+        state=ConversationState.from_json(loads_json(row[6])),
         created_at=sqlite_time(row[7]),
         updated_at=sqlite_time(row[8]),
     )

@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
 import os
 import queue
 import threading
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -35,7 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from flows.errors import ConcurrentUpdate, ConversationNotFound
 from flows.model import Stage
 from flows.ports import Identity, NewConversation, StoredConversation, TurnWrite
-from storage.db import WRITE, dumps_json, make_engine, make_sync_engine, writer
+from storage.db import WRITE, dumps_json, loads_json, make_engine, make_sync_engine, writer
 from storage.tables import (
     Conversation,
     EngagementEvent,
@@ -90,13 +90,15 @@ _UPDATE_LEAD = (
 @dataclass(slots=True)
 class WriterStats:
     """What the writer did, for benchmarks and logs: a turn costs ``statements / ops`` statements
-    and one commit per ``ops / batches`` turns."""
+    and one commit per ``ops / batches`` turns; ``cpu_seconds`` is the CPU time of the writer's
+    thread spent on batches (Python and the database driver's own work)."""
 
     batches: int = 0
     ops: int = 0
     statements: int = 0
     fallbacks: int = 0
     largest_batch: int = 0
+    cpu_seconds: float = 0.0
 
 
 @dataclass(slots=True)
@@ -228,7 +230,9 @@ class GroupCommitWriter:
                     stop = True
                     break
                 batch.append(item)
+            began = time.thread_time()
             self._write(batch, transaction)
+            self.stats.cpu_seconds += time.thread_time() - began
             if stop:
                 return
 
@@ -622,7 +626,7 @@ def _sqlite_lock_rows(conn: Connection, ids: list[uuid.UUID]) -> dict[uuid.UUID,
     ).scalar_one()
     return {
         uuid.UUID(hex=r[0]): _Row(uuid.UUID(hex=r[1]), r[2], r[3], r[4], r[5], sqlite_time(r[6]))
-        for r in json.loads(found)
+        for r in loads_json(found)
     }
 
 
@@ -633,7 +637,7 @@ def _sqlite_owners(conn: Connection, wanted: set[Identity]) -> dict[Identity, uu
         f"WHERE (kind, value) IN (VALUES {pairs})",
         tuple(v for i in wanted for v in (i.kind, i.value)),
     ).scalar_one()
-    return {Identity(r[0], r[1]): uuid.UUID(hex=r[2]) for r in json.loads(found)}
+    return {Identity(r[0], r[1]): uuid.UUID(hex=r[2]) for r in loads_json(found)}
 
 
 def _plan_messages(conversation_id: uuid.UUID, records: Sequence[Any], at: datetime, plan: _Plan) -> None:
