@@ -439,12 +439,33 @@ def _engagement_lines(
     return lines
 
 
-def score(spec: FlowSpec, state: ConversationState, locale: str | None = None) -> Score:
-    """Score a conversation by the rules in the module docstring; reasons in ``locale``."""
+FitMemo = dict[tuple[int, str, str], tuple[Answer, ScoreLine, bool]]
+
+
+def score(
+    spec: FlowSpec, state: ConversationState, locale: str | None = None, *, memo: FitMemo | None = None
+) -> Score:
+    """Score a conversation by the rules in the module docstring; reasons in ``locale``.
+
+    ``memo`` (an empty dict to start with, used with one spec only) keeps each answer's fit line
+    between calls, by answer object: for scoring many states built from the same few answers,
+    as the simulator does."""
     loc = locale or state.locale
     texts = _texts(spec, loc)
     plan = _plan(spec)
     answers = state.answers
+
+    def fit_line(question: Question) -> tuple[ScoreLine, bool]:
+        answer = answers[question.id]
+        if memo is None:
+            return _fit_line(spec, question, answer, texts, loc)
+        key = (id(answer), question.id, loc)
+        found = memo.get(key)
+        if found is None or found[0] is not answer:
+            line, raised = _fit_line(spec, question, answer, texts, loc)
+            found = memo[key] = (answer, line, raised)
+        return found[1], found[2]
+
     breakdown: list[ScoreLine] = []
     hand = False
     dimension_points: dict[str, int] = {}
@@ -454,10 +475,10 @@ def score(spec: FlowSpec, state: ConversationState, locale: str | None = None) -
         for question in questions:
             if question.id not in answers:
                 continue
-            fit_line, raised = _fit_line(spec, question, answers[question.id], texts, loc)
+            line, raised = fit_line(question)
             hand = hand or raised
-            breakdown.append(fit_line)
-            dim_sum += fit_line.points
+            breakdown.append(line)
+            dim_sum += line.points
         clamped, cap = _cap_line(dim.id, dim.id, texts.dimensions[dim.id], dim_sum, 0, dim.weight, loc)
         if cap is not None:
             breakdown.append(cap)
@@ -465,10 +486,10 @@ def score(spec: FlowSpec, state: ConversationState, locale: str | None = None) -
         fit_raw += clamped
     for question in plan.undimensioned:
         if question.id in answers:
-            fit_line, raised = _fit_line(spec, question, answers[question.id], texts, loc)
+            line, raised = fit_line(question)
             hand = hand or raised
-            breakdown.append(fit_line)
-            fit_raw += fit_line.points
+            breakdown.append(line)
+            fit_raw += line.points
     fit, cap = _cap_line("fit", None, texts.words["fit"], fit_raw, 0, spec.scoring.fit, loc)
     if cap is not None:
         breakdown.append(cap)

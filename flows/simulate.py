@@ -34,7 +34,7 @@ from typing import Any
 from flows.conditions import chosen_ids, numeric_value
 from flows.machine import machine_for
 from flows.model import JSON, Answer, ConversationState, Stage
-from flows.scoring import score
+from flows.scoring import FitMemo, score
 from flows.spec import BANDED_KINDS, Band, Condition, FlowSpec, Question, QuestionKind, tr
 
 FACTS_NODE = "facts"
@@ -409,6 +409,7 @@ class _Tally:
     best: tuple[PathResult, tuple[Step, ...]] | None = None
     worst: tuple[PathResult, tuple[Step, ...]] | None = None
     lengths: set[int] = field(default_factory=set)
+    fit_lines: FitMemo = field(default_factory=dict)
 
     def add(self, leaf: _Leaf) -> bool:
         """Score and count a path; False when it was walked already."""
@@ -426,7 +427,7 @@ class _Tally:
             facts=leaf.facts,
             knockout=leaf.knockout,
         )
-        result = score(spec, state)
+        result = score(spec, state, memo=self.fit_lines)
         stage = result.stage.value
         self.stages[stage] += 1
         if result.tier is not None:

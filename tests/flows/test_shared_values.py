@@ -9,6 +9,7 @@ from typing import Any
 from flows.conditions import matches
 from flows.machine import MEMO_SIZE, build_machine, machine_for
 from flows.model import Answer, ConversationState
+from flows.scoring import FitMemo, score
 from flows.spec import Condition, FlowSpec
 
 
@@ -82,3 +83,18 @@ def test_remember_builds_once_and_stops_keeping_when_full(mini: FlowSpec) -> Non
     machine.memo.update({("filler", i): i for i in range(MEMO_SIZE)})
     assert machine.remember("late", build) == [2]
     assert machine.remember("late", build) == [3], "a full memo builds every time instead of growing"
+
+
+def test_scores_with_a_fit_line_memo_equal_scores_without(mini: FlowSpec) -> None:
+    shared = Answer("role", "Менеджер", ["manager"])
+    states = [
+        ConversationState("mini", 1, "ru", state="done", answers={"role": shared}),
+        ConversationState("mini", 1, "ru", state="done", answers={"role": shared}, facts={"returning": True}),
+        ConversationState("mini", 1, "en", state="done", answers={"role": shared}),
+    ]
+    memo: FitMemo = {}
+    for state in states:
+        assert score(mini, state, memo=memo) == score(mini, state)
+    assert len(memo) == 2, "one line per answer and locale"
+    again = score(mini, states[0], memo=memo)
+    assert again.breakdown[0] is score(mini, states[1], memo=memo).breakdown[0]
