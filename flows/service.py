@@ -40,6 +40,7 @@ from flows.ports import (
     MessageRecord,
     NewConversation,
     OutboxRecord,
+    RandomIds,
     ScoreSnapshot,
     StoredConversation,
     TurnWrite,
@@ -138,6 +139,7 @@ class ConversationService:
         self._step = step
         self._max_attempts = max_attempts
         self._locks = _KeyedLocks()
+        self._new_id = RandomIds()
         self.retries = 0
 
     async def start_conversation(
@@ -162,7 +164,7 @@ class ConversationService:
         turn = self._step(state, start, spec, now)
         stored = await self._store.create(
             NewConversation(
-                id=uuid.uuid4(),
+                id=self._new_id(),
                 channel=channel,
                 state=turn.state,
                 identities=identities,
@@ -266,13 +268,16 @@ def learnt_contact(
 ) -> tuple[tuple[Identity, ...], LeadContact | None]:
     """Identities and contact fields this turn's answers gave (only what changed)."""
     fields: dict[str, str] = {}
+    earlier = before.answers
     for qid, answer in after.answers.items():
+        previous = earlier.get(qid)
+        if previous is answer:
+            continue  # carried over unchanged from the state before
         question = spec.question_by_id.get(qid)
         if question is None or not question.is_contact:
             continue
         if not answer.understood or answer.skipped or not isinstance(answer.value, str):
             continue
-        previous = before.answers.get(qid)
         if previous is not None and previous.value == answer.value:
             continue
         fields[question.kind.value] = answer.value
@@ -293,7 +298,11 @@ def learnt_contact(
 
 
 def handoff_payload(
-    stored: StoredConversation, state: ConversationState, event: LeadStageChanged, turn: Turn, spec: FlowSpec
+    stored: StoredConversation,
+    state: ConversationState,
+    event: LeadStageChanged,
+    snapshot: ScoreSnapshot | None,
+    spec: FlowSpec,
 ) -> JSON:
     """What the CRM gets: answers with their questions, the score and where it came from, the
     source facts. (The store stamps the final ``lead_id``.)"""
@@ -304,7 +313,6 @@ def handoff_payload(
             "question": tr(question.text, state.locale) if question else qid,
             "dimension": question.dimension if question else None,
         }
-    score = turn.score
     return {
         "type": event.handoff_type,
         "conversation_id": str(stored.id),
@@ -316,10 +324,10 @@ def handoff_payload(
         "previous_stage": event.previous.value,
         "score": event.score,
         "tier": event.tier,
-        "fit": score.fit if score else None,
-        "engagement": score.engagement if score else None,
+        "fit": snapshot.fit if snapshot else None,
+        "engagement": snapshot.engagement if snapshot else None,
         "knockout": state.knockout,
-        "score_breakdown": [line.to_json() for line in score.breakdown] if score else [],
+        "score_breakdown": list(snapshot.breakdown) if snapshot else [],
         "answers": answers,
         "source": dict(state.facts),
     }
@@ -330,8 +338,9 @@ def turn_write(
 ) -> TurnWrite:
     state = turn.state
     identities, contact = learnt_contact(stored.state, state, spec)
+    snapshot = ScoreSnapshot.of(turn.score) if turn.score is not None else None
     outbox = tuple(
-        OutboxRecord(type=event.handoff_type, payload=handoff_payload(stored, state, event, turn, spec))
+        OutboxRecord(type=event.handoff_type, payload=handoff_payload(stored, state, event, snapshot, spec))
         for event in turn.events
         if isinstance(event, LeadStageChanged) and event.stage in HANDOFF_STAGES
     )
@@ -342,7 +351,7 @@ def turn_write(
         state=state,
         messages=(inbound_record(inbound), *(reply_record(r) for r in turn.replies)),
         at=now,
-        score=ScoreSnapshot.of(turn.score) if turn.score is not None else None,
+        score=snapshot,
         engagement=engagement,
         outbox=outbox,
         identities=identities,

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import os
+import operator
 import queue
 import threading
 import time
@@ -34,7 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from flows.errors import ConcurrentUpdate, ConversationNotFound
 from flows.model import Stage
-from flows.ports import Identity, NewConversation, StoredConversation, TurnWrite
+from flows.ports import Identity, NewConversation, RandomIds, StoredConversation, TurnWrite
 from storage.db import WRITE, dumps_json, loads_json, make_engine, make_sync_engine, writer
 from storage.tables import (
     Conversation,
@@ -127,24 +127,6 @@ class _Plan:
     outbox: list[dict[str, Any]] = field(default_factory=list)
     lead_updates: dict[uuid.UUID, dict[str, Any]] = field(default_factory=dict)
     merges: list[tuple[uuid.UUID, uuid.UUID, datetime]] = field(default_factory=list)
-
-
-class RandomIds:
-    """Random (version 4) UUIDs cut from a buffer of ``os.urandom``: one system call per 256 ids.
-    Each such call lets go of the GIL, and getting it back beside a busy thread costs up to the
-    switch interval. For one thread at a time (each writer has its own)."""
-
-    def __init__(self) -> None:
-        self._buffer = b""
-        self._at = 0
-
-    def __call__(self) -> uuid.UUID:
-        if self._at >= len(self._buffer):
-            self._buffer = os.urandom(16 * 256)
-            self._at = 0
-        raw = self._buffer[self._at : self._at + 16]
-        self._at += 16
-        return uuid.UUID(bytes=raw, version=4)
 
 
 class GroupCommitWriter:
@@ -488,19 +470,20 @@ _INSERTS = {
 }
 
 
-def _utc_text() -> Callable[[datetime], str]:
-    """UTC time as SQLAlchemy's SQLite DATETIME stores it; the rows of one turn share their time,
-    so the last one converted is remembered (as one tuple: safe to share between threads)."""
-    last: list[tuple[datetime | None, str]] = [(None, "")]
+_TIME_TEXTS: dict[datetime, str] = {}
+_TIME_TEXTS_KEPT = 4096
 
-    def convert(value: datetime) -> str:
-        seen, text = last[0]
-        if seen is not value:
-            text = f"{value.astimezone(UTC):%Y-%m-%d %H:%M:%S.%f}"
-            last[0] = (value, text)
-        return text
 
-    return convert
+def _utc_text(value: datetime) -> str:
+    """UTC time as SQLAlchemy's SQLite DATETIME stores it. The rows of one turn (several tables,
+    several rows each) share their time, and formatting one costs microseconds, so recent ones are
+    remembered (plain dict reads and writes: safe to share between writer threads)."""
+    text = _TIME_TEXTS.get(value)
+    if text is None:
+        if len(_TIME_TEXTS) >= _TIME_TEXTS_KEPT:
+            _TIME_TEXTS.clear()
+        text = _TIME_TEXTS[value] = value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+    return text
 
 
 def _uuid_hex(value: uuid.UUID) -> str:
@@ -510,7 +493,7 @@ def _uuid_hex(value: uuid.UUID) -> str:
 def _sqlite_value(type_: Any) -> Callable[[Any], Any] | None:
     """How SQLAlchemy stores a non-null value of this type on SQLite, done directly (None: as it is)."""
     if isinstance(type_, UTCDateTime):
-        return _utc_text()
+        return _utc_text
     if isinstance(type_, Uuid):
         return _uuid_hex
     if isinstance(type_, JSON):
@@ -521,7 +504,7 @@ def _sqlite_value(type_: Any) -> Callable[[Any], Any] | None:
 @functools.cache
 def _sqlite_plan(
     dialect: Any, statement: Any, keys: tuple[str, ...]
-) -> tuple[str, Callable[[dict[str, Any]], tuple[Any, ...]]]:
+) -> tuple[str, Callable[[dict[str, Any]], list[Any]]]:
     """The SQL text of a Core statement and a row converter, to send rows straight to sqlite3:
     SQLAlchemy's per-row parameter processing would cost more than SQLite itself. The conversions
     are the ones the column types apply (UTC text for times, hex for UUIDs, JSON text), so the ORM
@@ -531,14 +514,15 @@ def _sqlite_plan(
     converted = [
         (i, c) for i, c in enumerate(_sqlite_value(compiled.binds[n].type) for n in names) if c is not None
     ]
+    pick = operator.itemgetter(*names) if len(names) > 1 else (lambda params: (params[names[0]],))
 
-    def row(params: dict[str, Any]) -> tuple[Any, ...]:
-        values = [params[n] for n in names]
+    def row(params: dict[str, Any]) -> list[Any]:
+        values = list(pick(params))
         for i, convert in converted:
             value = values[i]
             if value is not None:
                 values[i] = convert(value)
-        return tuple(values)
+        return values
 
     return str(compiled), row
 
@@ -593,14 +577,18 @@ def _chunks(params: list[dict[str, Any]], width: int) -> list[list[dict[str, Any
 def _sqlite_values_statement(
     conn: Connection, template: str, columns: tuple[tuple[str, Any], ...], params: list[dict[str, Any]]
 ) -> None:
-    converters = [(name, None if type_ is None else _sqlite_value(type_)) for name, type_ in columns]
+    pick = operator.itemgetter(*(name for name, _ in columns))
+    converted = [(i, _sqlite_value(type_)) for i, (_, type_) in enumerate(columns) if type_ is not None]
     group = "(" + ", ".join("?" * len(columns)) + ")"
     for chunk in _chunks(params, len(columns)):
         values: list[Any] = []
         for p in chunk:
-            for name, convert in converters:
-                value = p[name]
-                values.append(value if convert is None or value is None else convert(value))
+            row = list(pick(p))
+            for i, convert in converted:
+                value = row[i]
+                if value is not None and convert is not None:
+                    row[i] = convert(value)
+            values += row
         conn.exec_driver_sql(template.format(rows=", ".join([group] * len(chunk))), tuple(values))
 
 
@@ -608,7 +596,9 @@ def _sqlite_insert(conn: Connection, statement: Any, params: list[dict[str, Any]
     sql, row = _sqlite_plan(conn.dialect, statement, tuple(params[0]))
     head, group = sql.rsplit(" VALUES ", 1)
     for chunk in _chunks(params, group.count("?")):
-        values = [v for p in chunk for v in row(p)]
+        values: list[Any] = []
+        for p in chunk:
+            values += row(p)
         conn.exec_driver_sql(f"{head} VALUES {', '.join([group] * len(chunk))}", tuple(values))
 
 
