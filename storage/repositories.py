@@ -15,14 +15,15 @@ import asyncio
 import sqlite3
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import select, tuple_
+import asyncpg  # type: ignore[import-untyped]
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from flows.errors import ConcurrentUpdate, FlowVersionConflict
@@ -37,7 +38,7 @@ from flows.ports import (
     TurnWrite,
 )
 from storage.db import loads_json, make_sessionmaker, make_sync_engine, writer
-from storage.tables import Conversation, FlowVersion, LeadIdentity, Message, ScoreSnapshotRow
+from storage.tables import Conversation, FlowVersion, Message, ScoreSnapshotRow
 from storage.writer import GroupCommitWriter, WriterStats, sqlite_time
 
 T = TypeVar("T")
@@ -50,7 +51,9 @@ class KeyReader:
     costs several hand-overs to its thread, each waiting for a busy event loop, and SQLAlchemy's
     own work per statement costs more than SQLite's; so SQLite reads by key run on one reader thread
     of their own, on one ``sqlite3`` connection (in autocommit: a single SELECT needs no BEGIN), one
-    hand-over per read. PostgreSQL reads run as Core on the caller's loop through asyncpg."""
+    hand-over per read. PostgreSQL reads go straight to asyncpg on the caller's loop, on a small pool
+    of the reader's own: through SQLAlchemy's async engine a read by key cost ~1 ms of CPU (pool
+    checkout, greenlet, result processing), through asyncpg alone ~0.3 ms."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -58,13 +61,22 @@ class KeyReader:
         self._sync: Engine | None = None
         self._raw: Any = None
         self._thread: ThreadPoolExecutor | None = None
+        self._pool: Any = None
+        self._pool_lock = asyncio.Lock()
         self.reads = 0
 
-    async def run(self, read: Callable[[Connection], T]) -> T:
-        """Run Core reads on a connection of the engine (PostgreSQL)."""
+    async def run_postgres(self, read: Callable[[Any], Awaitable[T]]) -> T:
+        """Run ``read`` with an ``asyncpg`` connection of the reader's pool (PostgreSQL)."""
         self.reads += 1
-        async with self._engine.connect() as conn:
-            return await conn.run_sync(read)
+        if self._pool is None:
+            async with self._pool_lock:
+                if self._pool is None:
+                    dsn = self._engine.url.set(drivername="postgresql")
+                    self._pool = await asyncpg.create_pool(
+                        dsn.render_as_string(hide_password=False), min_size=1, max_size=READ_POOL_SIZE
+                    )
+        async with self._pool.acquire() as conn:
+            return await read(conn)
 
     async def run_sqlite(self, read: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``read`` with the reader thread's ``sqlite3`` connection (SQLite)."""
@@ -89,10 +101,51 @@ class KeyReader:
             self._sync = None
 
     async def aclose(self) -> None:
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            await pool.close()
         if self._thread is not None:
             thread, self._thread = self._thread, None
             await asyncio.get_running_loop().run_in_executor(thread, self._close_sqlite)
             thread.shutdown(wait=True)
+
+
+READ_POOL_SIZE = 4
+
+# The two hot reads on PostgreSQL, straight to asyncpg (ids come back as asyncpg's own UUID type,
+# JSON as text, times as aware datetimes).
+_POSTGRES_FIND_LEAD = (
+    "SELECT lead_id FROM lead_identities WHERE (kind, value) IN "
+    "(SELECT * FROM unnest($1::text[], $2::text[])) LIMIT 1"
+)
+_POSTGRES_LOAD = (
+    "SELECT id, lead_id, channel, flow_id, flow_version, version, state, created_at, updated_at "
+    "FROM conversations WHERE id = $1"
+)
+
+
+async def _postgres_find_lead(db: Any, identities: Sequence[Identity]) -> uuid.UUID | None:
+    found = await db.fetchval(
+        _POSTGRES_FIND_LEAD, [i.kind for i in identities], [i.value for i in identities]
+    )
+    return None if found is None else uuid.UUID(bytes=found.bytes)
+
+
+async def _postgres_load(db: Any, conversation_id: uuid.UUID) -> StoredConversation | None:
+    row = await db.fetchrow(_POSTGRES_LOAD, conversation_id)
+    if row is None:
+        return None
+    return StoredConversation(
+        id=uuid.UUID(bytes=row[0].bytes),
+        lead_id=uuid.UUID(bytes=row[1].bytes),
+        channel=row[2],
+        flow_id=row[3],
+        flow_version=row[4],
+        version=row[5],
+        state=ConversationState.from_json(loads_json(row[6])),
+        created_at=row[7],
+        updated_at=row[8],
+    )
 
 
 # The SQL SQLAlchemy sends for the two hot reads, straight to sqlite3; values come back as the
@@ -161,16 +214,7 @@ class SqlConversationStore:
             return None
         if self._reader.sqlite:
             return await self._reader.run_sqlite(lambda db: _sqlite_find_lead(db, identities))
-        c = LeadIdentity.__table__.c
-        query = (
-            select(c.lead_id)
-            .where(tuple_(c.kind, c.value).in_([(i.kind, i.value) for i in identities]))
-            .limit(1)
-        )
-        found: uuid.UUID | None = await self._reader.run(
-            lambda conn: conn.execute(query).scalar_one_or_none()
-        )
-        return found
+        return await self._reader.run_postgres(lambda db: _postgres_find_lead(db, identities))
 
     async def create(self, new: NewConversation) -> StoredConversation:
         stored = await self._writer.submit(new)
@@ -189,32 +233,9 @@ class SqlConversationStore:
             if loaded is not None:
                 self._remember(loaded)
             return loaded
-        c = Conversation.__table__.c
-        query = select(
-            c.id,
-            c.lead_id,
-            c.channel,
-            c.flow_id,
-            c.flow_version,
-            c.version,
-            c.state,
-            c.created_at,
-            c.updated_at,
-        ).where(c.id == conversation_id)
-        row = await self._reader.run(lambda conn: conn.execute(query).first())
-        if row is None:
+        stored = await self._reader.run_postgres(lambda db: _postgres_load(db, conversation_id))
+        if stored is None:
             return None
-        stored = StoredConversation(
-            id=row.id,
-            lead_id=row.lead_id,
-            channel=row.channel,
-            flow_id=row.flow_id,
-            flow_version=row.flow_version,
-            version=row.version,
-            state=ConversationState.from_json(row.state),
-            created_at=row.created_at,
-            updated_at=row.updated_at,
-        )
         self._remember(stored)
         return stored
 
