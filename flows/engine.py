@@ -290,9 +290,15 @@ def _band_value(spec: FlowSpec, question: Question, index: int) -> dict[str, Any
     return value
 
 
+def _band_phrases(question: Question, locale: str) -> list[tuple[str, list[str]]]:
+    """Each labelled band's index and label in one locale."""
+    return [(str(i), [tr(b.label, locale)]) for i, b in enumerate(question.bands) if b.label is not None]
+
+
 def _band_by_label(spec: FlowSpec, question: Question, text: str, locale: str) -> int | None:
+    machine = machine_for(spec)
     for loc in _locales(spec, locale):
-        phrases = [(str(i), [tr(b.label, loc)]) for i, b in enumerate(question.bands) if b.label is not None]
+        phrases = machine.remember(("bands", question.id, loc), partial(_band_phrases, question, loc))
         if not phrases:
             return None
         found = match_choices(text, phrases, loc, multi=False)
