@@ -28,7 +28,19 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import JSON, Table, Uuid, bindparam, func, insert, select, tuple_, update
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Integer,
+    Table,
+    Uuid,
+    bindparam,
+    func,
+    insert,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -444,9 +456,12 @@ class GroupCommitWriter:
             if not params:
                 continue
             self.stats.statements += 1
-            if self._postgres:
+            unique = statement is not _UPDATE_CONVERSATION or len({p["b_id"] for p in params}) == len(params)
+            if self._postgres and not unique:
                 conn.execute(statement, params)
-            elif statement is _UPDATE_CONVERSATION and len({p["b_id"] for p in params}) == len(params):
+            elif self._postgres:
+                _postgres_unnest(conn, statement, params)
+            elif statement is _UPDATE_CONVERSATION and unique:
                 _sqlite_values_statement(
                     conn, _SQLITE_UPDATE_CONVERSATIONS, _CONVERSATION_UPDATE_TYPES, params
                 )
@@ -462,6 +477,69 @@ class GroupCommitWriter:
             for table in (identities, conversations):
                 conn.execute(update(table).where(table.c.lead_id == source).values(lead_id=target))
             conn.execute(update(leads).where(leads.c.id == source).values(merged_into=target, updated_at=at))
+
+
+# PostgreSQL: one statement per table for the whole batch, its rows sent as one array per column and
+# unpacked with unnest(). The SQL text does not depend on the batch size, so asyncpg prepares it
+# once per connection (a multi-row VALUES list is a new statement, and a prepare round trip, for
+# every batch size), and SQLAlchemy's per-row parameter processing is skipped: the arrays are
+# built here, with JSON columns as JSON text cast in SQL.
+
+
+def _postgres_type(dialect: Any, column: Any) -> tuple[str, str]:
+    """The array element type a column's values are sent as, and the SQL cast to its own type."""
+    type_ = column.type
+    if isinstance(type_, JSON):
+        return "text", "::" + type_.dialect_impl(dialect).compile(dialect=dialect).lower()
+    if isinstance(type_, Uuid):
+        return "uuid", ""
+    if isinstance(type_, UTCDateTime):
+        return "timestamptz", ""
+    if isinstance(type_, BigInteger):
+        return "bigint", ""
+    if isinstance(type_, Integer):
+        return "integer", ""
+    return "text", ""
+
+
+@functools.cache
+def _postgres_unnest_sql(dialect: Any, statement: Any, keys: tuple[str, ...]) -> str:
+    table = statement.table
+    if statement is _UPDATE_CONVERSATION:
+        target = {"b_id": "id", "b_expected": "version"}
+    elif statement is _UPDATE_LEAD:
+        target = {"b_id": "id"}
+    else:
+        target = {}
+    types = [_postgres_type(dialect, table.c[target.get(k, k)]) for k in keys]
+    arrays = ", ".join(f"${i}::{element}[]" for i, (element, _) in enumerate(types, 1))
+    source = f"unnest({arrays}) AS v({', '.join(keys)})"
+    if not target:
+        values = ", ".join(f"v.{k}{to_type}" for k, (_, to_type) in zip(keys, types, strict=True))
+        return f"INSERT INTO {table.name} ({', '.join(keys)}) SELECT {values} FROM {source}"
+    sets = []
+    for k, (_, to_type) in zip(keys, types, strict=True):
+        if k in target:
+            continue
+        value = f"v.{k}{to_type}"
+        if statement is _UPDATE_LEAD and k != "updated_at":
+            value = f"coalesce({value}, t.{k})"  # a lead keeps what a turn did not learn
+        sets.append(f"{k} = {value}")
+    where = " AND ".join(f"t.{column} = v.{k}" for k, column in target.items())
+    return f"UPDATE {table.name} AS t SET {', '.join(sets)} FROM {source} WHERE {where}"
+
+
+def _postgres_unnest(conn: Connection, statement: Any, params: list[dict[str, Any]]) -> None:
+    keys = tuple(params[0])
+    columns: list[list[Any]] = []
+    table = statement.table
+    for k in keys:
+        values = [p[k] for p in params]
+        column = table.c.get(k)
+        if column is not None and isinstance(column.type, JSON):
+            values = [None if v is None else dumps_json(v) for v in values]
+        columns.append(values)
+    conn.exec_driver_sql(_postgres_unnest_sql(conn.dialect, statement, keys), tuple(columns))
 
 
 _INSERTS = {
