@@ -37,8 +37,6 @@ from sqlalchemy import (
     bindparam,
     func,
     insert,
-    select,
-    tuple_,
     update,
 )
 from sqlalchemy.engine import URL, Connection, Engine, make_url
@@ -276,15 +274,8 @@ class GroupCommitWriter:
         self.stats.statements += 1
         if not self._postgres:
             return _sqlite_lock_rows(conn, ids)
-        c = conversations.c
-        query = select(c.id, c.lead_id, c.channel, c.flow_id, c.flow_version, c.version, c.created_at).where(
-            c.id.in_(ids)
-        )
-        result = conn.execute(query.order_by(c.id).with_for_update())
-        return {
-            r.id: _Row(r.lead_id, r.channel, r.flow_id, r.flow_version, r.version, r.created_at)
-            for r in result
-        }
+        result = conn.exec_driver_sql(_POSTGRES_LOCK_ROWS, (ids,))
+        return {_uuid(r[0]): _Row(_uuid(r[1]), r[2], r[3], r[4], r[5], r[6].astimezone(UTC)) for r in result}
 
     def _owners(self, conn: Connection, ops: Sequence[Op]) -> dict[Identity, uuid.UUID]:
         wanted = {i for op in ops for i in op.identities}
@@ -293,13 +284,9 @@ class GroupCommitWriter:
         self.stats.statements += 1
         if not self._postgres:
             return _sqlite_owners(conn, wanted)
-        c = identities.c
-        result = conn.execute(
-            select(c.kind, c.value, c.lead_id).where(
-                tuple_(c.kind, c.value).in_([(i.kind, i.value) for i in wanted])
-            )
-        )
-        return {Identity(r.kind, r.value): r.lead_id for r in result}
+        pairs = list(wanted)
+        result = conn.exec_driver_sql(_POSTGRES_OWNERS, ([i.kind for i in pairs], [i.value for i in pairs]))
+        return {Identity(r[0], r[1]): _uuid(r[2]) for r in result}
 
     def _plan(
         self, op: Op, rows: dict[uuid.UUID, _Row], owners: dict[Identity, uuid.UUID], plan: _Plan
@@ -484,6 +471,21 @@ class GroupCommitWriter:
 # once per connection (a multi-row VALUES list is a new statement, and a prepare round trip, for
 # every batch size), and SQLAlchemy's per-row parameter processing is skipped: the arrays are
 # built here, with JSON columns as JSON text cast in SQL.
+
+
+# The batch's SELECTs, fixed SQL too (ids come back as asyncpg's own UUID type).
+_POSTGRES_LOCK_ROWS = (
+    "SELECT id, lead_id, channel, flow_id, flow_version, version, created_at FROM conversations "
+    "WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE"
+)
+_POSTGRES_OWNERS = (
+    "SELECT kind, value, lead_id FROM lead_identities "
+    "WHERE (kind, value) IN (SELECT * FROM unnest($1::text[], $2::text[]))"
+)
+
+
+def _uuid(value: uuid.UUID) -> uuid.UUID:
+    return uuid.UUID(bytes=value.bytes)
 
 
 def _postgres_type(dialect: Any, column: Any) -> tuple[str, str]:
