@@ -6,8 +6,11 @@ Many visitors talk at once (each walks the shipped BANT flow, tapping a random b
 plausible answer, and starts over when done). A turn counts once ``handle_message`` has returned,
 i.e. after its transaction committed. Beside each figure is a baseline on the same database: one
 raw SELECT by key + one INSERT per turn (raw sqlite3 for SQLite, raw asyncpg for PostgreSQL), and
-the ratio. Then where the time goes: the engine's own cost per turn, statements, commits and (on
-SQLite) driver thread hops per turn, batch sizes and the read cache.
+the ratio. Then where the time goes: CPU per turn by thread (the event loop's thread: engine.step,
+measured alone, and the rest; the writer's thread: batches, its Python and the driver's C work),
+statements and commits per turn, batch sizes, hand-overs between threads and the read cache. A
+summary of both databases ends the run. On a machine with other work, CPU per turn is the figure
+that carries over: turns/s is about one core divided by it.
 """
 
 from __future__ import annotations
@@ -226,7 +229,10 @@ def report(
     print(f"  threads   {handovers / service.turns:.2f} hand-overs between threads per turn ({why})")
 
 
-async def bench_sqlite(turns: int, visitors: int, step_us: float) -> None:
+Summary = tuple[str, Figures, Figures]
+
+
+async def bench_sqlite(turns: int, visitors: int, step_us: float) -> Summary:
     hops = [0]
     count_hops(hops)
     with tempfile.TemporaryDirectory() as tmp:
@@ -239,15 +245,16 @@ async def bench_sqlite(turns: int, visitors: int, step_us: float) -> None:
         f"  aiosqlite {hops[0] / figures.turns:.2f} aiosqlite hops per turn on the hot path "
         f"(each ~70-130 us; a naive async-ORM turn takes 15-20)"
     )
+    return "SQLite", figures, baseline
 
 
-async def bench_postgres(turns: int, visitors: int, step_us: float) -> None:
+async def bench_postgres(turns: int, visitors: int, step_us: float) -> Summary | None:
     admin_dsn = make_url(POSTGRES_URL).set(drivername="postgresql").render_as_string(hide_password=False)
     try:
         admin = await asyncpg.connect(admin_dsn, timeout=5)
     except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
         print(f"\nPostgreSQL: skipped, {POSTGRES_URL} is unreachable ({exc})")
-        return
+        return None
     name = f"qualibot_bench_{uuid.uuid4().hex[:8]}"
     await admin.execute(f'CREATE DATABASE "{name}"')
     try:
@@ -259,6 +266,7 @@ async def bench_postgres(turns: int, visitors: int, step_us: float) -> None:
         report(
             "PostgreSQL (asyncpg)", figures, baseline, "raw asyncpg, one transaction per turn", store, step_us
         )
+        return "PostgreSQL", figures, baseline
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
@@ -272,10 +280,22 @@ async def main() -> None:
     args = parser.parse_args()
     step_us = engine_cost(min(args.turns, 5_000))
     print(f"{args.turns} turns by {args.visitors} concurrent visitors on the {FLOW} flow")
+    summaries: list[Summary | None] = []
     if args.backend in ("sqlite", "both"):
-        await bench_sqlite(args.turns, args.visitors, step_us)
+        summaries.append(await bench_sqlite(args.turns, args.visitors, step_us))
     if args.backend in ("postgresql", "both"):
-        await bench_postgres(args.turns, args.visitors, step_us)
+        summaries.append(await bench_postgres(args.turns, args.visitors, step_us))
+    load = " / ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"\nSummary (load average {load}; engine.step alone {step_us:.0f} us per turn)")
+    for summary in summaries:
+        if summary is not None:
+            name, service, baseline = summary
+            cpu_us = service.cpu_seconds / service.turns * 1e6
+            print(
+                f"  {name:<11} service {service.rate:7,.0f} turns/s  "
+                f"raw baseline {baseline.rate:8,.0f} turns/s  ratio {service.rate / baseline.rate:.2f}  "
+                f"CPU {cpu_us:,.0f} us/turn"
+            )
 
 
 if __name__ == "__main__":
