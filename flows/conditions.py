@@ -182,14 +182,25 @@ def _scalar_tests(cond: Condition, subject: Any) -> bool:
     return True
 
 
-def _fact_leaf(cond: Condition, facts: Mapping[str, Any]) -> bool:
-    value = facts.get(cond.fact or "")
-    present = value is not None and value != "" and value != [] and value is not False
-    if cond.answered is not None and cond.answered != present:
-        return False
-    if value is None:
-        return cond.answered is False
-    return _scalar_tests(cond, value)
+def _fact_leaf(cond: Condition) -> Predicate:
+    """A fact leaf with its name, presence test and whether it tests the value worked out once."""
+    name = cond.fact or ""
+    want = cond.answered
+    tested = (
+        cond.equals is not None or cond.in_ is not None or cond.not_in is not None or _has_numeric_tests(cond)
+    )
+
+    def fact(answers: Mapping[str, Answer], facts: Mapping[str, Any]) -> bool:
+        value = facts.get(name)
+        if want is not None:
+            present = value is not None and value != "" and value != [] and value is not False
+            if want != present:
+                return False
+        if value is None:
+            return want is False
+        return not tested or _scalar_tests(cond, value)
+
+    return fact
 
 
 def predicate(cond: Condition, spec: FlowSpec) -> Predicate:
@@ -218,11 +229,7 @@ def predicate(cond: Condition, spec: FlowSpec) -> Predicate:
     if cond.question is not None:
         return _question_leaf(cond, spec)
     if cond.fact is not None:
-
-        def fact(answers: Mapping[str, Answer], facts: Mapping[str, Any]) -> bool:
-            return _fact_leaf(cond, facts)
-
-        return fact
+        return _fact_leaf(cond)
     return _never
 
 
