@@ -206,7 +206,8 @@ def report(
     print(
         f"            main thread {main_us:.0f} us = engine.step {step_us:.0f} us (measured alone) "
         f"+ service, stores, event loop and visitors {main_us - step_us:.0f} us; "
-        f"writer thread {writer_us:.0f} us; other threads {cpu_us - main_us - writer_us:.0f} us"
+        f"writer thread {writer_us:.0f} us; other threads {max(0.0, cpu_us - main_us - writer_us):.0f} us"
+        " (the three clocks are read apart, so a few us either way are noise)"
     )
     print(f"  baseline  {baseline.rate:9,.0f} turns/s  ({baseline_name})")
     print(f"  ratio     {service.rate / baseline.rate:9.2f}  service / baseline")
