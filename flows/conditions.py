@@ -250,3 +250,21 @@ def fact_names(cond: Condition) -> tuple[str, ...]:
     for sub in (*(cond.all or ()), *(cond.any or ()), *((cond.not_,) if cond.not_ else ())):
         names.extend(n for n in fact_names(sub) if n not in names)
     return tuple(names)
+
+
+def answer_knockout(spec: FlowSpec, question: Question, answer: Answer) -> str | None:
+    """The knock-out an answer triggers by itself: its option's or band's, or the question's own
+    when the answer ended up not understood (a skip never knocks out)."""
+    if answer.understood and not answer.skipped:
+        chosen = chosen_ids(question, answer)
+        for option in question.options:
+            if option.knockout is not None and option.id in chosen:
+                return option.knockout
+        number = numeric_value(spec, question, answer) if question.bands else None
+        if number is not None:
+            band = next((b for b in question.bands if b.contains(number)), None)
+            if band is not None and band.knockout is not None:
+                return band.knockout
+    elif not answer.skipped and question.knockout is not None:
+        return question.knockout
+    return None

@@ -34,7 +34,7 @@ from functools import partial
 from typing import Any
 
 from flows.commands import BUTTON_PREFIX, LABELS, Command, command_of
-from flows.conditions import chosen_ids, numeric_value
+from flows.conditions import answer_knockout
 from flows.events import (
     AnswerNotUnderstood,
     AnswerRecorded,
@@ -430,18 +430,9 @@ def _knockout_for(
     spec: FlowSpec, machine: FlowMachine, question: Question, answer: Answer, cursor: Cursor
 ) -> str | None:
     """The knock-out reason this answer triggers, if any (option/band, question, flow)."""
-    if answer.understood and not answer.skipped:
-        chosen = chosen_ids(question, answer)
-        for option in question.options:
-            if option.knockout is not None and option.id in chosen:
-                return option.knockout
-        number = numeric_value(spec, question, answer) if question.bands else None
-        if number is not None:
-            band = next((b for b in question.bands if b.contains(number)), None)
-            if band is not None and band.knockout is not None:
-                return band.knockout
-    elif not answer.skipped and question.knockout is not None:
-        return question.knockout
+    own = answer_knockout(spec, question, answer)
+    if own is not None:
+        return own
     for knockout in spec.knockouts:
         if knockout.when is not None and machine.when(knockout.when)(cursor.answers, cursor.facts):
             return knockout.reason

@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from flows.conditions import chosen_ids, numeric_value
+from flows.conditions import answer_knockout
 from flows.machine import machine_for
 from flows.model import JSON, Answer, ConversationState, Stage
 from flows.scoring import FitMemo, score
@@ -290,7 +290,7 @@ class _Walker:
         self.branches = {q.id: branches(spec, q) for q in spec.questions}
         self.profiles = profiles(spec)
         self.own_knockouts = {
-            q.id: tuple(self.answer_knockout(spec, q, b.answer) for b in self.branches[q.id])
+            q.id: tuple(answer_knockout(spec, q, b.answer) for b in self.branches[q.id])
             for q in spec.questions
         }
         machine = machine_for(spec)
@@ -302,24 +302,6 @@ class _Walker:
             holds = self.ask_if[index]
             if holds is None or holds(answers, facts):
                 return index
-        return None
-
-    @staticmethod
-    def answer_knockout(spec: FlowSpec, question: Question, answer: Answer) -> str | None:
-        """The knock-out an answer triggers by itself: its option or band, or the question's own
-        knock-out when it is not understood (the engine's rules)."""
-        if answer.understood and not answer.skipped:
-            chosen = set(chosen_ids(question, answer))
-            for option in question.options:
-                if option.knockout is not None and option.id in chosen:
-                    return option.knockout
-            number = numeric_value(spec, question, answer) if question.bands else None
-            if number is not None:
-                band = next((b for b in question.bands if b.contains(number)), None)
-                if band is not None and band.knockout is not None:
-                    return band.knockout
-        elif not answer.skipped and question.knockout is not None:
-            return question.knockout
         return None
 
     def knockout(
