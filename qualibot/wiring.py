@@ -12,6 +12,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from flows.catalog import FlowCatalog
+from flows.errors import FlowVersionConflict
 from flows.service import ConversationService, SystemClock
 from flows.spec import LIBRARY, FlowSpecError, library_path
 from qualibot.settings import Settings
@@ -40,6 +41,8 @@ def load_catalog(settings: Settings) -> FlowCatalog:
             log.error("flow_unreadable", file=str(path), error=str(exc))
         except FlowSpecError as exc:
             log.error("flow_invalid", file=str(path), problems=[str(p) for p in exc.problems])
+        except FlowVersionConflict as exc:
+            log.error("flow_version_conflict", file=str(path), error=str(exc))
         else:
             log.debug("flow_loaded", flow=entry.spec.id, version=entry.spec.version, file=str(path))
     return catalog
