@@ -115,8 +115,22 @@ def test_cli_subprocess_single_and_jsonl() -> None:
     ]
 
 
-def test_running_the_command_loads_no_server_library() -> None:
+def _assert_loads_no_server_library(run: str) -> None:
+    """Run ``run`` (Python lines) in a fresh interpreter, then check what it imported."""
     code = (
+        run
+        + f"loaded = sorted(m for m in sys.modules if m.split('.')[0] in {SERVER_LIBRARIES!r})\n"
+        + "print(','.join(loaded))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == ""
+
+
+def test_running_the_command_loads_no_server_library() -> None:
+    _assert_loads_no_server_library(
         "import argparse, contextlib, io, sys\n"
         "from qualibot.commands import parse\n"
         "parser = argparse.ArgumentParser()\n"
@@ -124,27 +138,13 @@ def test_running_the_command_loads_no_server_library() -> None:
         "args = parser.parse_args(['parse', 'money', 'около 2 млн руб'])\n"
         "with contextlib.redirect_stdout(io.StringIO()):\n"
         "    assert args.func(args) == 0\n"
-        f"loaded = sorted(m for m in sys.modules if m.split('.')[0] in {SERVER_LIBRARIES!r})\n"
-        "print(','.join(loaded))\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == ""
 
 
 def test_the_cli_entry_point_loads_no_server_library_either() -> None:
-    code = (
+    _assert_loads_no_server_library(
         "import contextlib, io, sys\n"
         "from qualibot.cli import main\n"
         "with contextlib.redirect_stdout(io.StringIO()):\n"
         "    assert main(['parse', 'timeline', 'next quarter', '--locale', 'en']) == 0\n"
-        f"loaded = sorted(m for m in sys.modules if m.split('.')[0] in {SERVER_LIBRARIES!r})\n"
-        "print(','.join(loaded))\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == ""
