@@ -29,6 +29,7 @@ test: lint typecheck
 bench: install
 	$(BIN)/python -m bench.engine
 	$(BIN)/python -m bench.service
+	$(BIN)/python -m bench.flowfiles
 
 migrate: install
 	$(BIN)/qualibot migrate

@@ -16,8 +16,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+from flows.safeyaml import LIMITS, Path_, YamlProblem, read_yaml
 
 Scalar = str | int | float | bool
 
@@ -291,38 +292,11 @@ class FlowSpecError(ValueError):
         super().__init__("\n".join(str(p) for p in self.problems))
 
 
-Path_ = tuple[str | int, ...]
-
-
 def _field_name(path: Path_) -> str:
     out = ""
     for part in path:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
     return out
-
-
-def _build(node: yaml.Node, path: Path_, lines: dict[Path_, int], loader: yaml.SafeLoader) -> Any:
-    """Turn a composed YAML node into plain data, remembering the line of every path."""
-    lines[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        out: dict[Any, Any] = {}
-        for key_node, value_node in node.value:
-            key = _build(key_node, (*path, "<key>"), {}, loader)
-            if isinstance(key, str | int | float | bool) and key in out:
-                lines[(*path, str(key))] = key_node.start_mark.line + 1
-                raise _DuplicateKeyError((*path, str(key)), f"duplicate key {key!r}")
-            out[key] = _build(value_node, (*path, str(key)), lines, loader)
-            lines[(*path, str(key))] = key_node.start_mark.line + 1
-        return out
-    if isinstance(node, yaml.SequenceNode):
-        return [_build(item, (*path, i), lines, loader) for i, item in enumerate(node.value)]
-    return loader.construct_object(node, deep=True)
-
-
-class _DuplicateKeyError(Exception):
-    def __init__(self, path: Path_, message: str) -> None:
-        self.path = path
-        self.message = message
 
 
 def _line_of(path: Path_, lines: Mapping[Path_, int]) -> int | None:
@@ -334,33 +308,27 @@ def _line_of(path: Path_, lines: Mapping[Path_, int]) -> int | None:
 
 
 def parse_flow(text: str, file: str = "<flow>") -> FlowSpec:
-    """Parse and validate flow YAML; every problem found is reported with its line."""
+    """Parse and validate flow YAML; every problem found is reported with its line.
+
+    The YAML is read within :data:`flows.safeyaml.LIMITS` (size, nesting, aliases, plain values
+    only); a file that crosses one is reported as one problem at once."""
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        line = mark.line + 1 if mark is not None else None
-        raise FlowSpecError([Problem(file, line, "", f"not valid YAML: {exc.problem}")]) from None
-    except yaml.YAMLError as exc:
-        raise FlowSpecError([Problem(file, None, "", f"not valid YAML: {exc}")]) from None
-    if node is None:
-        raise FlowSpecError([Problem(file, 1, "", "the file is empty")])
-    lines: dict[Path_, int] = {}
-    try:
-        data = _build(node, (), lines, yaml.SafeLoader(""))
-    except _DuplicateKeyError as exc:
-        raise FlowSpecError(
-            [Problem(file, _line_of(exc.path, lines), _field_name(exc.path), exc.message)]
-        ) from None
+        data, lines = read_yaml(text)
+    except YamlProblem as exc:
+        raise FlowSpecError([Problem(file, exc.line, _field_name(exc.path), exc.message)]) from None
     if not isinstance(data, dict):
-        raise FlowSpecError([Problem(file, 1, "", "a flow file must be a mapping (id:, version:, ...)")])
+        what = "a list" if isinstance(data, list) else f"the single value {str(data)[:40]!r}"
+        raise FlowSpecError(
+            [Problem(file, 1, "", f"is {what}; a flow file is a mapping (id:, version:, ...)")]
+        )
     try:
         spec = FlowSpec.model_validate(data)
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
             path = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
-            problems.append(Problem(file, _line_of(path, lines), _field_name(path), err["msg"]))
+            message = err["msg"].removeprefix("Value error, ")
+            problems.append(Problem(file, _line_of(path, lines), _field_name(path), message))
         raise FlowSpecError(problems) from None
     found = [
         Problem(file, _line_of(path, lines), _field_name(path), message)
@@ -373,11 +341,41 @@ def parse_flow(text: str, file: str = "<flow>") -> FlowSpec:
 
 def load_flow(path: str | Path) -> FlowSpec:
     p = Path(path)
+    return parse_flow(read_flow_text(p), str(p))
+
+
+_UTF16_32_BOMS = {
+    b"\xff\xfe\x00\x00": "UTF-32",
+    b"\x00\x00\xfe\xff": "UTF-32",
+    b"\xff\xfe": "UTF-16",
+    b"\xfe\xff": "UTF-16",
+}
+
+
+def read_flow_text(path: Path) -> str:
+    """The text of a flow file: UTF-8 (a byte-order mark is dropped), read no further than the
+    size limit, so a huge file or a device costs nothing."""
+    limit = LIMITS.max_bytes
     try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise FlowSpecError([Problem(str(p), None, "", f"cannot read the file: {exc}")]) from None
-    return parse_flow(text, str(p))
+        with path.open("rb") as stream:
+            raw = stream.read(limit + 1)
+    except OSError as exc:
+        raise FlowSpecError(
+            [Problem(str(path), None, "", f"cannot read the file: {exc.strerror or exc}")]
+        ) from None
+    if len(raw) > limit:
+        raise FlowSpecError([Problem(str(path), None, "", f"larger than {limit // 1024} KB")])
+    for bom, encoding in _UTF16_32_BOMS.items():
+        if raw.startswith(bom):
+            raise FlowSpecError([Problem(str(path), 1, "", f"is {encoding} text; save it as UTF-8")])
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        byte = raw[exc.start]
+        raise FlowSpecError(
+            [Problem(str(path), line, "", f"not UTF-8 text (byte 0x{byte:02x}): save the file as UTF-8")]
+        ) from None
 
 
 LIBRARY = ("bant", "gpctba", "champ", "meddic", "anum", "puzzle")
