@@ -9,6 +9,8 @@ can print them all at once. The format is documented in the README ("Flow file f
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -18,9 +20,45 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
+from flows.commands import command_of
+from flows.extract.text import fold
+from flows.iso4217 import CURRENCIES
+from flows.model import Inbound
 from flows.safeyaml import LIMITS, Path_, YamlProblem, read_yaml
 
-Scalar = str | int | float | bool
+# Limits on what a flow holds. Numbers: what the database stores (PostgreSQL ``integer``) and
+# what a float keeps exact; sizes: what a conversation can use, with room to spare (the state
+# machine grows with the square of the questions; a chat shows a few buttons at a time).
+INT32_MAX = 2**31 - 1
+MAX_POINTS = 100  # a dimension's weight and the total are at most 100
+MAX_NUMBER = 10**15  # band bounds and compared numbers (a float is exact to 2**53)
+MAX_RATE = 10**9
+MAX_LOCALES = 20
+MAX_DIMENSIONS = 50
+MAX_QUESTIONS = 100
+MAX_OPTIONS = 50
+MAX_BANDS = 50
+MAX_SYNONYMS = 100  # per option and locale
+MAX_ENTRIES = 100  # knock-outs, engagement signals, closings, tiers, exchange rates, condition lists
+
+_WORDS = re.compile(r"\w+")
+
+Points = Annotated[int, Field(ge=-MAX_POINTS, le=MAX_POINTS)]
+Number = Annotated[float, Field(ge=-MAX_NUMBER, le=MAX_NUMBER, allow_inf_nan=False)]
+Rate = Annotated[float, Field(gt=0, le=MAX_RATE, allow_inf_nan=False)]
+
+
+def _scalar(value: Any) -> Any:
+    """One plain value for a condition to compare: checked here, so a wrong one is one problem
+    instead of one per type the value could have been."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("must be a finite number")
+    if not isinstance(value, str | int | float | bool):
+        raise ValueError("must be text, a number or true/false")
+    return value
+
+
+Scalar = Annotated[str | int | float | bool, BeforeValidator(_scalar)]
 
 
 def _localized(value: Any) -> Any:
@@ -73,15 +111,15 @@ class Condition(_Model):
     question: str | None = None
     fact: str | None = None
     equals: Scalar | None = None
-    in_: list[Scalar] | None = Field(default=None, alias="in")
-    not_in: list[Scalar] | None = None
-    gte: float | None = None
-    gt: float | None = None
-    lte: float | None = None
-    lt: float | None = None
+    in_: list[Scalar] | None = Field(default=None, alias="in", max_length=MAX_ENTRIES)
+    not_in: list[Scalar] | None = Field(default=None, max_length=MAX_ENTRIES)
+    gte: Number | None = None
+    gt: Number | None = None
+    lte: Number | None = None
+    lt: Number | None = None
     answered: bool | None = None
-    all: list[Condition] | None = None
-    any: list[Condition] | None = None
+    all: list[Condition] | None = Field(default=None, max_length=MAX_ENTRIES)
+    any: list[Condition] | None = Field(default=None, max_length=MAX_ENTRIES)
     not_: Condition | None = Field(default=None, alias="not")
 
     def questions(self) -> Iterator[str]:
@@ -95,8 +133,10 @@ class Condition(_Model):
 class Option(_Model):
     id: str = Field(pattern=r"^[a-z0-9_]+$", max_length=64)
     label: Localized
-    synonyms: dict[str, list[str]] = Field(default_factory=dict)
-    points: int = 0
+    synonyms: dict[str, Annotated[list[str], Field(max_length=MAX_SYNONYMS)]] = Field(
+        default_factory=dict, max_length=MAX_LOCALES
+    )
+    points: Points = 0
     knockout: str | None = None
     hand_raise: bool = False
     reason: Localized | None = None
@@ -107,9 +147,9 @@ class Band(_Model):
     Money bands are in the flow currency, timeline bands in days. A band with a ``label`` is
     also offered as a button."""
 
-    min: float | None = None
-    max: float | None = None
-    points: int = 0
+    min: Number | None = None
+    max: Number | None = None
+    points: Points = 0
     label: Localized | None = None
     knockout: str | None = None
     hand_raise: bool = False
@@ -126,9 +166,9 @@ class Question(_Model):
     text: Localized
     hint: Localized | None = None
     required: bool = True
-    options: list[Option] = Field(default_factory=list)
-    bands: list[Band] = Field(default_factory=list)
-    points: int = 0
+    options: list[Option] = Field(default_factory=list, max_length=MAX_OPTIONS)
+    bands: list[Band] = Field(default_factory=list, max_length=MAX_BANDS)
+    points: Points = 0
     ask_if: Condition | None = None
     knockout: str | None = None
     reason: Localized | None = None
@@ -171,7 +211,7 @@ class Knockout(_Model):
 class EngagementSignal(_Model):
     id: str = Field(pattern=r"^[a-z0-9_]+$", max_length=64)
     when: Condition
-    points: int
+    points: Points
     reason: Localized
 
 
@@ -200,10 +240,10 @@ class Tier(_Model):
 class Junk(_Model):
     """Points (negative) taken off for each junk signal; 0 switches a signal off."""
 
-    lowercase_name: int = Field(default=-5, le=0)
-    free_email: int = Field(default=-5, le=0)
-    disposable_email: int = Field(default=-20, le=0)
-    gibberish: int = Field(default=-10, le=0)
+    lowercase_name: int = Field(default=-5, ge=-MAX_POINTS, le=0)
+    free_email: int = Field(default=-5, ge=-MAX_POINTS, le=0)
+    disposable_email: int = Field(default=-20, ge=-MAX_POINTS, le=0)
+    gibberish: int = Field(default=-10, ge=-MAX_POINTS, le=0)
 
 
 class Scoring(_Model):
@@ -212,7 +252,7 @@ class Scoring(_Model):
     mql: int = Field(ge=0, le=100)
     sql: SqlRule = Field(default_factory=SqlRule)
     confirmed: Confirmed | None = None
-    tiers: list[Tier] = Field(default_factory=list)
+    tiers: list[Tier] = Field(default_factory=list, max_length=MAX_ENTRIES)
     junk: Junk = Field(default_factory=Junk)
 
 
@@ -227,19 +267,21 @@ class Closing(_Model):
 
 class FlowSpec(_Model):
     id: str = Field(pattern=r"^[a-z0-9_]+$", max_length=64)
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=INT32_MAX)
     framework: str
     title: Localized
-    locales: list[str] = Field(min_length=1)
+    locales: list[Annotated[str, Field(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")]] = Field(
+        min_length=1, max_length=MAX_LOCALES
+    )
     greeting: Localized
     currency: str = Field(default="RUB", pattern=r"^[A-Z]{3}$")
-    exchange_rates: dict[str, float] = Field(default_factory=dict)
-    dimensions: list[Dimension] = Field(min_length=1)
-    questions: list[Question] = Field(min_length=1)
-    knockouts: list[Knockout] = Field(default_factory=list)
-    engagement: list[EngagementSignal] = Field(default_factory=list)
+    exchange_rates: dict[str, Rate] = Field(default_factory=dict, max_length=MAX_ENTRIES)
+    dimensions: list[Dimension] = Field(min_length=1, max_length=MAX_DIMENSIONS)
+    questions: list[Question] = Field(min_length=1, max_length=MAX_QUESTIONS)
+    knockouts: list[Knockout] = Field(default_factory=list, max_length=MAX_ENTRIES)
+    engagement: list[EngagementSignal] = Field(default_factory=list, max_length=MAX_ENTRIES)
     scoring: Scoring
-    closings: list[Closing] = Field(min_length=1)
+    closings: list[Closing] = Field(min_length=1, max_length=MAX_ENTRIES)
 
     @cached_property
     def question_by_id(self) -> dict[str, Question]:
@@ -398,16 +440,27 @@ def load_library_flow(flow_id: str) -> FlowSpec:
 def _localized_problems(
     text: Mapping[str, str] | None, path: Path_, locales: Sequence[str]
 ) -> Iterator[tuple[Path_, str]]:
-    if text is None or "*" in text:
+    if text is None:
+        return
+    if "*" in text:
+        if not text["*"].strip():
+            yield path, "is blank"
         return
     for loc in locales:
         if not text.get(loc, "").strip():
             yield (*path, loc), f"missing the {loc!r} text"
+    for loc in text:
+        if loc not in locales:
+            yield (*path, loc), f"locale {loc!r} is not one of the flow's locales ({', '.join(locales)})"
 
 
 def check_semantics(spec: FlowSpec) -> Iterator[tuple[Path_, str]]:
     """Cross-field rules pydantic cannot see alone; yields (path, message)."""
     locs = spec.locales
+    for i, loc in enumerate(locs):
+        if loc in locs[:i]:
+            yield ("locales", i), f"locale {loc!r} is listed twice"
+    yield from _check_currencies(spec)
     yield from _localized_problems(spec.title, ("title",), locs)
     yield from _localized_problems(spec.greeting, ("greeting",), locs)
 
@@ -444,6 +497,7 @@ def check_semantics(spec: FlowSpec) -> Iterator[tuple[Path_, str]]:
         seen.add(q.id)
         yield from _localized_problems(q.text, (*qp, "text"), locs)
         yield from _localized_problems(q.hint, (*qp, "hint"), locs)
+        yield from _localized_problems(q.reason, (*qp, "reason"), locs)
         if q.dimension is None and not q.is_contact and q.kind is not QuestionKind.TEXT:
             yield (*qp, "dimension"), "a scored question needs a dimension"
         if q.dimension is not None and q.dimension not in dims:
@@ -459,7 +513,7 @@ def check_semantics(spec: FlowSpec) -> Iterator[tuple[Path_, str]]:
         if q.knockout is not None and q.knockout not in reasons:
             yield (*qp, "knockout"), f"no knock-out with reason {q.knockout!r} under knockouts:"
         yield from _check_options(spec, q, qp, reasons)
-        yield from _check_bands(q, qp, reasons)
+        yield from _check_bands(q, qp, reasons, locs)
         if q.ask_if is not None:
             yield from _check_condition(spec, q.ask_if, (*qp, "ask_if"), before=i)
 
@@ -506,14 +560,60 @@ def _check_options(
             yield (*op, "id"), f"option {o.id!r} is defined twice"
         ids.add(o.id)
         yield from _localized_problems(o.label, (*op, "label"), spec.locales)
+        yield from _localized_problems(o.reason, (*op, "reason"), spec.locales)
         if o.knockout is not None and o.knockout not in reasons:
             yield (*op, "knockout"), f"no knock-out with reason {o.knockout!r} under knockouts:"
         for loc in o.synonyms:
             if loc not in spec.locales:
                 yield (*op, "synonyms", loc), f"locale {loc!r} is not one of the flow's locales"
+    yield from _check_phrases(spec, q, qp)
 
 
-def _check_bands(q: Question, qp: Path_, reasons: Mapping[str, Knockout]) -> Iterator[tuple[Path_, str]]:
+def _phrase_key(text: str) -> str:
+    """A label or synonym as the choice matcher compares it whole (folded words)."""
+    return " ".join(_WORDS.findall(fold(text)))
+
+
+def _check_phrases(spec: FlowSpec, q: Question, qp: Path_) -> Iterator[tuple[Path_, str]]:
+    """Typed answers are matched against each option's label and synonyms: a phrase on two
+    options, or one that is a command, can never pick the option it is written for."""
+    for loc in spec.locales:
+        owners: dict[str, Option] = {}
+        for j, o in enumerate(q.options):
+            phrases = [((*qp, "options", j, "label"), tr(o.label, loc), "label")]
+            phrases += [
+                ((*qp, "options", j, "synonyms", loc, k), synonym, "synonym")
+                for k, synonym in enumerate(o.synonyms.get(loc, ()))
+            ]
+            for path, phrase, what in phrases:
+                key = _phrase_key(phrase)
+                if not key:
+                    if what == "synonym":
+                        yield path, f"the synonym {phrase!r} has no letters or digits to match"
+                    continue
+                command = command_of(Inbound.typed(phrase))
+                if command is not None:
+                    yield (
+                        path,
+                        (
+                            f"the {what} {phrase!r} is the {command!r} command when typed, "
+                            "so it can never choose this option"
+                        ),
+                    )
+                first = owners.setdefault(key, o)
+                if first is not o:
+                    yield (
+                        path,
+                        (
+                            f"the {what} {phrase!r} ({loc}) also stands for option {first.id!r}: "
+                            "a typed answer cannot tell them apart"
+                        ),
+                    )
+
+
+def _check_bands(
+    q: Question, qp: Path_, reasons: Mapping[str, Knockout], locales: Sequence[str]
+) -> Iterator[tuple[Path_, str]]:
     if q.bands and q.kind not in BANDED_KINDS:
         yield (*qp, "bands"), f"a {q.kind.value} question takes options, not bands"
     ordered = sorted(enumerate(q.bands), key=lambda jb: -float("inf") if jb[1].min is None else jb[1].min)
@@ -527,6 +627,8 @@ def _check_bands(q: Question, qp: Path_, reasons: Mapping[str, Knockout]) -> Ite
         previous_max = b.max
         if b.knockout is not None and b.knockout not in reasons:
             yield (*bp, "knockout"), f"no knock-out with reason {b.knockout!r} under knockouts:"
+        yield from _localized_problems(b.label, (*bp, "label"), locales)
+        yield from _localized_problems(b.reason, (*bp, "reason"), locales)
 
 
 def _check_condition(
@@ -544,18 +646,119 @@ def _check_condition(
             return
         if before is not None and spec.question_index[q.id] >= before:
             yield (*path, "question"), f"{q.id!r} is not asked before this question"
-        if q.kind in (QuestionKind.CHOICE, QuestionKind.MULTI_CHOICE):
-            named = [cond.equals] if cond.equals is not None else []
-            named += list(cond.in_ or ()) + list(cond.not_in or ())
-            for value in named:
-                if str(value) not in q.option_ids:
-                    yield path, f"{q.id!r} has no option {value!r}"
+        yield from _never_holds(q, cond, path)
+    elif cond.fact is not None:
+        yield from _fact_never_holds(cond, path)
     for k, sub in enumerate(cond.all or ()):
         yield from _check_condition(spec, sub, (*path, "all", k), before)
     for k, sub in enumerate(cond.any or ()):
         yield from _check_condition(spec, sub, (*path, "any", k), before)
     if cond.not_ is not None:
         yield from _check_condition(spec, cond.not_, (*path, "not"), before)
+
+
+_NUMERIC_TESTS = ("gte", "gt", "lte", "lt")
+_VALUE_TESTS = ("equals", "in", "not_in")
+# Facts derived from the answers, always true or false.
+BOOLEAN_FACTS = frozenset({"answered_all", "hand_raise"})
+
+
+def _named_values(cond: Condition) -> list[Scalar]:
+    return ([cond.equals] if cond.equals is not None else []) + list(cond.in_ or ()) + list(cond.not_in or ())
+
+
+def _tests(cond: Condition) -> list[str]:
+    values = (cond.equals, cond.in_, cond.not_in, cond.gte, cond.gt, cond.lte, cond.lt)
+    return [
+        name for name, value in zip(_VALUE_TESTS + _NUMERIC_TESTS, values, strict=True) if value is not None
+    ]
+
+
+def _common_never_holds(cond: Condition, path: Path_, subject: str) -> Iterator[tuple[Path_, str]]:
+    """What makes any leaf impossible: tests beside ``answered: false``, an empty ``in``, a range
+    with nothing in it."""
+    tests = _tests(cond)
+    if cond.answered is False and tests:
+        yield (
+            path,
+            (
+                f"answered: false holds only when {subject} has no value, so {', '.join(tests)} "
+                "beside it can never be checked; split them with any:/all:"
+            ),
+        )
+    if cond.in_ is not None and not cond.in_:
+        yield (*path, "in"), "an empty list: in: [] never holds"
+    low = max((v for v in (cond.gte, cond.gt) if v is not None), default=None)
+    high = min((v for v in (cond.lte, cond.lt) if v is not None), default=None)
+    strict = cond.gt == low or cond.lt == high
+    if low is not None and high is not None and (low > high or (low == high and strict)):
+        yield path, f"no number is both from {low:g} and up to {high:g}: the condition never holds"
+
+
+def _never_holds(q: Question, cond: Condition, path: Path_) -> Iterator[tuple[Path_, str]]:
+    """Comparisons an answer of this kind can never satisfy (see flows/conditions.py)."""
+    yield from _common_never_holds(cond, path, f"{q.id!r}")
+    numeric = [name for name in _NUMERIC_TESTS if getattr(cond, name) is not None]
+    values = _named_values(cond)
+    if q.kind in (QuestionKind.CHOICE, QuestionKind.MULTI_CHOICE):
+        for value in values:
+            if _as_option_id(value) not in q.option_ids:
+                yield path, f"{q.id!r} has no option {value!r}"
+        if numeric:
+            yield (
+                path,
+                (
+                    f"{'/'.join(numeric)} never holds on the {q.kind.value} question {q.id!r}: "
+                    "compare its option ids with equals/in/not_in"
+                ),
+            )
+    elif q.kind is QuestionKind.YES_NO:
+        for value in values:
+            if not isinstance(value, bool) and value not in ("yes", "no"):
+                yield (
+                    path,
+                    f"{value!r} is not an answer to the yes/no question {q.id!r}: compare with yes or no",
+                )
+    elif q.kind in BANDED_KINDS:
+        for value in values:
+            if isinstance(value, str | bool):
+                yield (
+                    path,
+                    f"the {q.kind.value} question {q.id!r} is never equal to {value!r}: compare numbers",
+                )
+    elif numeric:
+        yield (
+            path,
+            f"{'/'.join(numeric)} never holds on the {q.kind.value} question {q.id!r}: it has no number",
+        )
+
+
+def _fact_never_holds(cond: Condition, path: Path_) -> Iterator[tuple[Path_, str]]:
+    yield from _common_never_holds(cond, path, f"the fact {cond.fact!r}")
+    if cond.fact in BOOLEAN_FACTS:
+        for value in _named_values(cond):
+            if not isinstance(value, bool):
+                yield path, f"the fact {cond.fact!r} is true or false, never {value!r}"
+        numeric = [name for name in _NUMERIC_TESTS if getattr(cond, name) is not None]
+        if numeric:
+            yield path, f"{'/'.join(numeric)} never holds on the fact {cond.fact!r}: it is true or false"
+
+
+def _as_option_id(value: Scalar) -> str:
+    """How a condition value is compared with option ids (as flows/conditions.py does)."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def _check_currencies(spec: FlowSpec) -> Iterator[tuple[Path_, str]]:
+    if spec.currency not in CURRENCIES:
+        yield ("currency",), f"{spec.currency!r} is not an ISO 4217 currency code (RUB, USD, EUR, ...)"
+    for code in spec.exchange_rates:
+        if code not in CURRENCIES:
+            yield ("exchange_rates", code), f"{code!r} is not an ISO 4217 currency code"
+        elif code == spec.currency:
+            yield ("exchange_rates", code), f"{code} is the flow's own currency; leave it out"
 
 
 def _check_scoring(spec: FlowSpec) -> Iterator[tuple[Path_, str]]:
