@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from flows.catalog import FlowCatalog
 from flows.errors import FlowVersionConflict
 from flows.service import ConversationService, SystemClock
-from flows.spec import LIBRARY, FlowSpecError, library_path
+from flows.spec import LIBRARY, FlowSpecError, library_path, read_flow_text
 from qualibot.settings import Settings
 from storage.db import check_schema, ensure_data_dir, make_engine
 from storage.repositories import SqlConversationStore, SqlFlowVersionStore
@@ -32,17 +32,18 @@ def flow_files(settings: Settings) -> list[Path]:
 
 def load_catalog(settings: Settings) -> FlowCatalog:
     """Every flow that loads; a broken file is logged with its problems and skipped, so the
-    service keeps running on the flows that are good."""
+    service keeps running on the flows that are good. Whatever goes wrong with one file (it
+    cannot be read, parsed, validated or built) is that file's problem, never the service's."""
     catalog = FlowCatalog()
     for path in flow_files(settings):
         try:
-            entry = catalog.add(path.read_text(encoding="utf-8"), str(path))
-        except (OSError, UnicodeDecodeError) as exc:
-            log.error("flow_unreadable", file=str(path), error=str(exc))
+            entry = catalog.add(read_flow_text(path), str(path))
         except FlowSpecError as exc:
             log.error("flow_invalid", file=str(path), problems=[str(p) for p in exc.problems])
         except FlowVersionConflict as exc:
             log.error("flow_version_conflict", file=str(path), error=str(exc))
+        except Exception as exc:
+            log.exception("flow_failed", file=str(path), error=f"{type(exc).__name__}: {exc}")
         else:
             log.debug("flow_loaded", flow=entry.spec.id, version=entry.spec.version, file=str(path))
     return catalog

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from flows.catalog import FlowCatalog, FlowEntry
 from flows.spec import LIBRARY, library_path
+from qualibot.cli import main
 
 pytestmark = pytest.mark.slow
 
@@ -133,3 +135,49 @@ def test_every_shipped_flow_checks_ok(flow_id: str) -> None:
     result = qualibot("check", str(library_path(flow_id)))
     assert result.returncode == 0, result.stdout
     assert result.stdout.startswith(f"ok {library_path(flow_id)} ({flow_id} v1, ")
+
+
+def test_check_goes_on_after_hostile_files(tmp_path: Path, good: Path) -> None:
+    files = {
+        "bomb.yaml": "a: &a [x, x, x, x, x, x, x, x, x]\n"
+        + "".join(
+            f"{b}: &{b} [{', '.join([f'*{a}'] * 9)}]\n" for a, b in zip("abcdefgh", "bcdefghi", strict=True)
+        ),
+        "unhashable.yaml": "? [a, b]\n: c\n",
+        "merge.yaml": "base: &b {id: x}\nother:\n  <<: *b\n",
+        "tag.yaml": "id: !!python/object/apply:os.system [true]\n",
+        "deep.yaml": "id: " + "[" * 10_000 + "]" * 10_000 + "\n",
+    }
+    for name, text in files.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    (tmp_path / "binary.yaml").write_bytes(bytes(range(256)))
+    (tmp_path / "folder.yaml").mkdir()
+    names = [*files, "binary.yaml", "folder.yaml", "missing.yaml"]
+    result = qualibot("check", *(str(tmp_path / name) for name in names), str(good))
+    assert result.returncode == 1
+    assert result.stderr == ""
+    lines = result.stdout.splitlines()
+    assert len(lines) == len(names) + 1, lines
+    for name, line in zip(names, lines, strict=False):
+        assert line.startswith(f"{tmp_path / name}:"), line
+    assert lines[-1] == f"ok {good} (demo v1, 2 questions)"
+
+
+def test_check_reports_a_flow_that_cannot_be_built_and_goes_on(
+    good: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    original = FlowCatalog.add
+
+    def add(self: FlowCatalog, source: str, file: str = "<flow>") -> FlowEntry:
+        if file == "first.yaml":
+            raise RecursionError("maximum recursion depth exceeded")
+        return original(self, source, file)
+
+    monkeypatch.setattr(FlowCatalog, "add", add)
+    monkeypatch.chdir(good.parent)
+    Path("first.yaml").write_text(EXAMPLE, encoding="utf-8")
+    assert main(["flows", "check", "first.yaml", str(good)]) == 1
+    assert capsys.readouterr().out.splitlines() == [
+        "first.yaml: the flow cannot be built: RecursionError: maximum recursion depth exceeded",
+        f"ok {good} (demo v1, 2 questions)",
+    ]

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+from structlog.testing import capture_logs
+
+from flows.catalog import FlowCatalog, FlowEntry
 from flows.spec import LIBRARY, library_path
 from qualibot.settings import Settings
 from qualibot.wiring import load_catalog
@@ -42,3 +46,66 @@ def test_a_newer_version_replaces_the_shipped_flow(tmp_path: Path) -> None:
     )
     catalog = load_catalog(Settings(flows_dir=tmp_path))
     assert catalog.current("bant").spec.version == 2
+
+
+def _hostile_folder(folder: Path) -> dict[str, str]:
+    """A folder of broken flow files beside one good one; file name -> what is wrong with it."""
+    demo = DEMO.read_text(encoding="utf-8")
+    files: dict[str, bytes] = {
+        "aliases.yaml": b"a: &a [x, x, x, x, x, x, x, x, x]\n"
+        + b"".join(
+            f"{b}: &{b} [{', '.join([f'*{a}'] * 9)}]\n".encode()
+            for a, b in zip("abcdefgh", "bcdefghi", strict=True)
+        ),
+        "unhashable.yaml": b"? [a, b]\n: c\n",
+        "merge.yaml": demo.replace("  - id: role\n", "  - <<: {id: role}\n").encode(),
+        "tag.yaml": b"id: !!python/object/apply:os.system [true]\n",
+        "deep.yaml": b"id: " + b"[" * 10_000 + b"]" * 10_000 + b"\n",
+        "binary.yaml": bytes(range(256)),
+        "utf16.yaml": b"\xff\xfe" + demo.encode("utf-16-le"),
+        "huge.yaml": b"# " + b"x" * (1024 * 1024) + b"\n",
+        "range.yaml": demo.replace("version: 1\n", "version: 2147483648\n").encode(),
+    }
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+    (folder / "folder.yaml").mkdir()
+    (folder / "dangling.yaml").symlink_to(folder / "nowhere")
+    (folder / "good.yaml").write_text(demo, encoding="utf-8")
+    return {name: name for name in [*files, "folder.yaml", "dangling.yaml"]}
+
+
+def test_every_kind_of_broken_file_is_logged_and_skipped(tmp_path: Path) -> None:
+    broken = _hostile_folder(tmp_path)
+    with capture_logs() as logs:
+        catalog = load_catalog(Settings(flows_dir=tmp_path))
+    assert catalog.current("demo").spec.version == 1
+    for flow_id in LIBRARY:
+        assert catalog.current(flow_id).spec.id == flow_id
+    logged = {Path(entry["file"]).name: entry for entry in logs if entry["log_level"] == "error"}
+    assert set(logged) == set(broken)
+    assert all(entry["event"] == "flow_invalid" and entry["problems"] for entry in logged.values())
+    assert "the alias *e repeats 66,430 values" in logged["aliases.yaml"]["problems"][0]
+    assert "2147483647" in str(logged["range.yaml"]["problems"])
+
+
+def test_a_file_that_fails_to_build_is_logged_and_skipped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "demo.yaml").write_text(DEMO.read_text(encoding="utf-8"), encoding="utf-8")
+    (tmp_path / "other.yaml").write_text(
+        DEMO.read_text(encoding="utf-8").replace("id: demo", "id: other"), encoding="utf-8"
+    )
+    original = FlowCatalog.add
+
+    def add(self: FlowCatalog, source: str, file: str = "<flow>") -> FlowEntry:
+        if file.endswith("demo.yaml"):
+            raise RecursionError("maximum recursion depth exceeded")
+        return original(self, source, file)
+
+    monkeypatch.setattr(FlowCatalog, "add", add)
+    with capture_logs() as logs:
+        catalog = load_catalog(Settings(flows_dir=tmp_path))
+    assert catalog.current("other").spec.id == "other"
+    (failed,) = [entry for entry in logs if entry["event"] == "flow_failed"]
+    assert failed["file"].endswith("demo.yaml")
+    assert failed["error"] == "RecursionError: maximum recursion depth exceeded"
