@@ -35,12 +35,13 @@ from sqlalchemy.engine import make_url
 
 from flows import engine as flow_engine
 from flows.catalog import FlowCatalog
-from flows.model import ConversationState, Inbound, Reply
+from flows.model import Channel, ConversationState, Inbound, Reply, Source
+from flows.ports import WEB_VISITOR, Identity
 from flows.service import ConversationService, SystemClock
 from flows.spec import library_path
 from storage.db import SQLITE_PRAGMAS, make_engine
 from storage.migrations import upgrade
-from storage.repositories import SqlConversationStore, SqlFlowVersionStore
+from storage.repositories import SqlConversationStore, SqlFlowVersionStore, SqlLeadReader
 
 FLOW = "bant"
 POSTGRES_URL = os.environ.get(
@@ -89,21 +90,25 @@ async def run_service(
     catalog = FlowCatalog()
     catalog.add(library_path(FLOW).read_text(encoding="utf-8"))
     store = SqlConversationStore(engine)
-    service = ConversationService(store, SqlFlowVersionStore(engine), catalog, SystemClock())
+    service = ConversationService(
+        store, SqlFlowVersionStore(engine), catalog, SystemClock(), leads=SqlLeadReader(engine)
+    )
     remaining = [turns]
+    web = Source(channel=Channel.WEB, page_url="https://example.com/pricing", utm={"source": "bench"})
 
     async def visitor(n: int) -> None:
         rng = random.Random(n)
-        started = await service.start_conversation(FLOW, "web", "ru", {"visitor_id": f"b{n}"})
-        cid, replies = started.conversation_id, started.replies
+        visitor_id = Identity(WEB_VISITOR, f"b{n}")
+        result = await service.start_conversation(FLOW, "ru", web, identity=visitor_id)
         while remaining[0] > 0:
             remaining[0] -= 1
-            replies = await service.handle_message(cid, next_inbound(replies[-1], rng, n))
-            if replies and replies[-1].question_id is None:
-                started = await service.start_conversation(FLOW, "web", "ru", {"visitor_id": f"b{n}"})
-                cid, replies = started.conversation_id, started.replies
+            result = await service.handle_message(
+                result.conversation_id, next_inbound(result.replies[-1], rng, n)
+            )
+            if result.done:
+                result = await service.start_conversation(FLOW, "ru", web, identity=visitor_id)
 
-    await service.start_conversation(FLOW, "web", "ru")  # records the flow version once
+    await service.start_conversation(FLOW, "ru", web)  # records the flow version once
     hops[0] = 0
     began, cpu_began, main_began = time.perf_counter(), time.process_time(), time.thread_time()
     await asyncio.gather(*(visitor(n) for n in range(visitors)))

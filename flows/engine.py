@@ -27,7 +27,6 @@ and control characters before it is stored; anything unexpected counts as not un
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from functools import partial
@@ -56,6 +55,7 @@ from flows.extract import (
     parse_timeline,
     parse_yes_no,
 )
+from flows.facts import apply_event
 from flows.machine import DONE, NEW, Cursor, FlowMachine, machine_for
 from flows.model import Answer, Button, ConversationState, Inbound, InputHint, Reply, Score, Stage, Turn
 from flows.scoring import score
@@ -65,12 +65,8 @@ MAX_INPUT = 4000
 MAX_RAW = 500
 MAX_NAME = 200
 MISSES = 3
-MAX_FACTS = 64
-MAX_FACT_TEXT = 300
 BAND_PREFIX = "band:"
 
-_FACT_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
-_DERIVED_FACTS = frozenset({"answered_all", "hand_raise", "pages_seen"})
 _RANK = {Stage.NURTURE: 0, Stage.MQL: 1, Stage.SQL: 2}
 # A finished conversation whose lead the CRM has moved on still closes as its outcome did.
 _CLOSING_FOR_CRM_STAGE = {
@@ -135,6 +131,28 @@ _SAY: dict[str, dict[str, str]] = {
         "ru": "Этот вопрос пропустить нельзя: без ответа не получится продолжить.",
     },
     "first": {"en": "This is the first question.", "ru": "Это первый вопрос."},
+    "stale": {
+        "en": "That question has already been answered, so nothing changed. Here is where we are:",
+        "ru": "На этот вопрос уже есть ответ, ничего не изменилось. Продолжим отсюда:",
+    },
+}
+
+# What an empty answer field shows, by the kind of question.
+_PLACEHOLDERS: dict[QuestionKind, dict[str, str]] = {
+    QuestionKind.CHOICE: {"en": "Or type your answer", "ru": "Или напишите свой вариант"},
+    QuestionKind.MULTI_CHOICE: {
+        "en": "Or type them, separated by commas",
+        "ru": "Или перечислите через запятую",
+    },
+    QuestionKind.YES_NO: {"en": "Yes or no", "ru": "Да или нет"},
+    QuestionKind.NUMBER: {"en": "e.g. 50", "ru": "Например, 50"},
+    QuestionKind.MONEY: {"en": "e.g. $20,000", "ru": "Например, 500 тысяч"},
+    QuestionKind.TIMELINE: {"en": "e.g. in 2 months", "ru": "Например, через 2 месяца"},
+    QuestionKind.EMAIL: {"en": "name@company.com", "ru": "name@company.ru"},
+    QuestionKind.PHONE: {"en": "+1 415 555 0100", "ru": "+7 999 123-45-67"},
+    QuestionKind.NAME: {"en": "Your name", "ru": "Ваше имя"},
+    QuestionKind.COMPANY: {"en": "Company name", "ru": "Название компании"},
+    QuestionKind.TEXT: {"en": "Your answer", "ru": "Ваш ответ"},
 }
 
 
@@ -154,6 +172,8 @@ def _evolve(current: ConversationState, /, **changes: Any) -> ConversationState:
         attempts=get("attempts", current.attempts),
         facts=get("facts", current.facts),
         knockout=get("knockout", current.knockout),
+        version=get("version", current.version),
+        asked_at=get("asked_at", current.asked_at),
     )
 
 
@@ -219,6 +239,7 @@ def _question_reply(spec: FlowSpec, state: ConversationState, question: Question
         input=_INPUT.get(question.kind, "text"),
         progress=progress(spec, state),
         question_id=question.id,
+        placeholder=tr(_PLACEHOLDERS[question.kind], locale),
     )
 
 
@@ -514,47 +535,6 @@ def _begin(spec: FlowSpec, machine: FlowMachine, state: ConversationState, resta
 # --------------------------------------------------------------------------- events (facts)
 
 
-def _clean_fact(value: Any) -> Any | None:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int | float):
-        return _finite(value) if isinstance(value, float) else value
-    if isinstance(value, str):
-        cleaned = clean_text(value[: MAX_FACT_TEXT * 4], max_len=MAX_FACT_TEXT).strip()
-        return cleaned or None
-    return None
-
-
-def apply_event(facts: Mapping[str, Any], name: str, data: Any) -> dict[str, Any]:
-    """The facts after an engagement event.
-
-    ``page_view`` counts ``pages_seen`` and keeps the ``last_page`` (``data["path"]``); any other
-    event sets a fact of its name to true. Scalar ``data`` values under plain lowercase names are
-    kept as facts too (text cleaned and cut to ``MAX_FACT_TEXT``), up to ``MAX_FACTS`` facts;
-    derived facts cannot be set this way. Anything else is ignored."""
-    out = dict(facts)
-    if not isinstance(name, str) or not _FACT_NAME.match(name):
-        return out
-    items = data.items() if isinstance(data, Mapping) else ()
-    if name == "page_view":
-        seen = out.get("pages_seen")
-        out["pages_seen"] = (seen if isinstance(seen, int) and not isinstance(seen, bool) else 0) + 1
-        path = data.get("path") if isinstance(data, Mapping) else None
-        cleaned = _clean_fact(path) if isinstance(path, str) else None
-        if cleaned is not None:
-            out["last_page"] = cleaned
-        items = ()
-    elif name not in _DERIVED_FACTS and (name in out or len(out) < MAX_FACTS):
-        out[name] = True
-    for key, value in items:
-        if not isinstance(key, str) or not _FACT_NAME.match(key) or key in _DERIVED_FACTS:
-            continue
-        cleaned = _clean_fact(value)
-        if cleaned is not None and (key in out or len(out) < MAX_FACTS):
-            out[key] = cleaned
-    return out
-
-
 def _on_event(spec: FlowSpec, state: ConversationState, inbound: Inbound) -> Turn:
     updated = _evolve(state, facts=apply_event(state.facts, inbound.name, inbound.data))
     if not updated.completed or updated.knockout is not None or updated.stage not in _RANK:
@@ -603,18 +583,37 @@ def _command(
     return Turn(back, (_question_reply(spec, back, spec.question_by_id[previous]),))
 
 
-def step(state: ConversationState, inbound: Inbound, spec: FlowSpec, now: datetime) -> Turn:
-    """Take one step of the conversation (see the module docstring)."""
+def _is_stale(state: ConversationState, inbound: Inbound) -> bool:
+    """Whether an answer was given to a question that is no longer waiting: another question
+    than the current one, or the current one as it was before it was asked again."""
+    if inbound.question_id is not None and inbound.question_id != state.state:
+        return True
+    return inbound.version is not None and inbound.version < state.asked_at
+
+
+def _stale(spec: FlowSpec, state: ConversationState) -> Turn:
+    notice = Reply(text=_say("stale", state.locale), input="none")
+    question = spec.question_by_id.get(state.state)
+    current = _question_reply(spec, state, question) if question is not None else _closing_reply(spec, state)
+    return Turn(state, (notice, current), stale=True)
+
+
+def _take(state: ConversationState, inbound: Inbound, spec: FlowSpec, now: datetime) -> Turn:
     if inbound.kind == "event":
         return _on_event(spec, state, inbound)
     machine = machine_for(spec)
     if state.state == NEW:
         return _begin(spec, machine, state, restarted=False)
+    if inbound.kind != "start" and _is_stale(state, inbound):
+        return _stale(spec, state)
     command = command_of(inbound)
     if command == "restart":
         return _begin(spec, machine, state, restarted=True)
     if state.completed:
-        return Turn(state, (_closing_reply(spec, state),))
+        closing = (_closing_reply(spec, state),)
+        if inbound.kind in ("text", "contact"):
+            return Turn(_evolve(state), closing)  # a changed state: the words are kept in the transcript
+        return Turn(state, closing)
     question = spec.question_by_id.get(state.state)
     if question is None:
         return _begin(spec, machine, state, restarted=True)
@@ -634,3 +633,20 @@ def step(state: ConversationState, inbound: Inbound, spec: FlowSpec, now: dateti
     missed = _evolve(state, attempts=attempt)
     reply = _question_reply(spec, missed, question, _hint(question, state.locale))
     return Turn(missed, (reply,), tuple(events))
+
+
+def step(state: ConversationState, inbound: Inbound, spec: FlowSpec, now: datetime) -> Turn:
+    """Take one step of the conversation (see the module docstring).
+
+    A step that changes nothing (a stale answer, the current question shown again) returns the
+    very same ``state`` object, and the caller has nothing to save. Any other step returns a state
+    one ``version`` higher; when it puts a question (a new one, or an earlier one again after
+    "back" or "restart"), ``asked_at`` becomes that version."""
+    turn = _take(state, inbound, spec, now)
+    after = turn.state
+    if after is state:
+        return turn
+    version = state.version + 1
+    asked = version if after.state != state.state or after.path != state.path else state.asked_at
+    stamped = _evolve(after, version=version, asked_at=asked)
+    return Turn(stamped, turn.replies, turn.events, turn.score)

@@ -48,3 +48,25 @@ class InvalidLocale(QualibotError):
         self.flow_id = flow_id
         self.locale = locale
         super().__init__(f"flow {flow_id!r} speaks {', '.join(locales)}, not {locale!r}")
+
+
+class ContinuationInvalid(QualibotError):
+    """A continuation token that is unknown, already used or expired."""
+
+    def __init__(self) -> None:
+        super().__init__("this link is no longer valid: it was used already or has expired")
+
+
+class LeadNotFound(QualibotError):
+    def __init__(self, lead_id: object) -> None:
+        self.lead_id = lead_id
+        super().__init__(f"no lead {lead_id}")
+
+
+class DuplicateInbound(QualibotError):
+    """A write carried an idempotency key that an earlier write already claimed; nothing was
+    saved (the service answers with the earlier result)."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        super().__init__(f"idempotency key {key!r} was used already")

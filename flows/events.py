@@ -1,13 +1,14 @@
-"""Domain events: facts in the past tense, produced by the pure engine and persisted by the service.
+"""Domain events: facts in the past tense, produced by the pure engine.
 
-The service writes ``LeadStageChanged`` to the outbox in the same transaction as the state it
-describes; the handoff worker turns it into a signed webhook (``lead.mql``, ``lead.sql``, ...).
+``LeadStageChanged`` says the conversation reached a stage for its lead (it completed, or an
+event after completion re-scored it higher). The service passes it on as the turn's claim, and
+``flows.leads`` decides, inside the write transaction, what the lead's stage becomes and which
+handoff event (``lead.mql``, ``lead.updated``, ...) goes to the outbox.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
 
 from flows.model import Stage
 
@@ -50,11 +51,6 @@ class LeadStageChanged:
     score: int
     tier: str | None
 
-    @property
-    def handoff_type(self) -> str:
-        """The webhook event type, e.g. ``lead.mql``."""
-        return f"lead.{self.stage.value}"
-
 
 @dataclass(frozen=True, slots=True)
 class ConversationCompleted:
@@ -73,11 +69,3 @@ DomainEvent = (
     | LeadStageChanged
     | ConversationCompleted
 )
-
-
-def event_name(event: DomainEvent) -> str:
-    return type(event).__name__
-
-
-def event_payload(event: DomainEvent) -> dict[str, Any]:
-    return {k: (v.value if isinstance(v, Stage) else v) for k, v in asdict(event).items()}

@@ -6,10 +6,12 @@ persists it as it is and every channel renders the same replies in its own idiom
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
 from sys import intern
 from typing import Any, Literal
+from uuid import UUID
 
 JSON = dict[str, Any]
 
@@ -49,9 +51,27 @@ COMPLETED_STAGES = frozenset({Stage.DISQUALIFIED, Stage.NURTURE, Stage.MQL, Stag
 
 
 class Channel(StrEnum):
+    """Where a person talks to the bot."""
+
     WEB = "web"
     TELEGRAM = "telegram"
     CLI = "cli"
+
+
+UTM_KEYS = ("source", "medium", "campaign", "term", "content")
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Where a conversation came from, as the channel knows it: the page the widget was opened on
+    and its referrer, the UTM tags of the visit, or the payload of a Telegram deep link. The
+    service turns it into the facts engagement scoring reads (``flows.facts.source_facts``)."""
+
+    channel: Channel
+    page_url: str | None = None
+    referrer: str | None = None
+    utm: Mapping[str, str] = field(default_factory=dict)
+    deep_link: str | None = None
 
 
 InboundKind = Literal["start", "text", "choice", "contact", "event"]
@@ -67,6 +87,12 @@ class Inbound:
     - ``contact``: a phone number shared through the channel (Telegram's contact button);
     - ``event``: an engagement fact (``name`` + ``data``), e.g. ``page_view`` with a path;
     - ``start``: (re)open the conversation and get the current question.
+
+    ``question_id`` and ``version`` say what an answer was given to: the question its button or
+    input field was shown for, and the conversation version the channel saw with it. An answer
+    to a question that is no longer waiting (a second tap, a retried request, an old button) is
+    recognised as stale and changes nothing. Both are optional: a channel that cannot know them
+    (the terminal, typed Telegram messages) answers whatever question is waiting.
     """
 
     kind: InboundKind
@@ -74,14 +100,16 @@ class Inbound:
     choices: tuple[str, ...] = ()
     name: str = ""
     data: JSON = field(default_factory=dict)
+    question_id: str | None = None
+    version: int | None = None
 
     @classmethod
-    def typed(cls, text: str) -> Inbound:
-        return cls(kind="text", text=text)
+    def typed(cls, text: str, *, question_id: str | None = None, version: int | None = None) -> Inbound:
+        return cls(kind="text", text=text, question_id=question_id, version=version)
 
     @classmethod
-    def tap(cls, *choices: str) -> Inbound:
-        return cls(kind="choice", choices=tuple(choices))
+    def tap(cls, *choices: str, question_id: str | None = None, version: int | None = None) -> Inbound:
+        return cls(kind="choice", choices=tuple(choices), question_id=question_id, version=version)
 
     def to_json(self) -> JSON:
         out: JSON = {"kind": self.kind}
@@ -93,6 +121,10 @@ class Inbound:
             out["name"] = self.name
         if self.data:
             out["data"] = self.data
+        if self.question_id is not None:
+            out["question_id"] = self.question_id
+        if self.version is not None:
+            out["version"] = self.version
         return out
 
 
@@ -111,8 +143,9 @@ InputHint = Literal["text", "number", "money", "date", "email", "tel", "name", "
 @dataclass(frozen=True, slots=True)
 class Reply:
     """One message to show. ``buttons`` are quick replies; ``multi`` lets the person pick several
-    before sending; ``input`` tells the channel what keyboard/field suits a typed answer;
-    ``progress`` is (question number, questions in this path), e.g. (3, 8) for "3 of 8"."""
+    before sending; ``input`` tells the channel what keyboard/field suits a typed answer and
+    ``placeholder`` what to show in an empty field; ``progress`` is (question number, questions in
+    this path), e.g. (3, 8) for "3 of 8"; ``question_id`` is set on the reply that asks a question."""
 
     text: str
     buttons: tuple[Button, ...] = ()
@@ -120,6 +153,7 @@ class Reply:
     input: InputHint = "text"
     progress: tuple[int, int] | None = None
     question_id: str | None = None
+    placeholder: str = ""
 
     def to_json(self) -> JSON:
         return {
@@ -129,7 +163,21 @@ class Reply:
             "input": self.input,
             "progress": list(self.progress) if self.progress else None,
             "question_id": self.question_id,
+            "placeholder": self.placeholder,
         }
+
+    @classmethod
+    def from_json(cls, data: JSON) -> Reply:
+        progress = data.get("progress")
+        return cls(
+            text=str(data.get("text", "")),
+            buttons=tuple(Button(str(b["id"]), str(b["label"])) for b in data.get("buttons") or ()),
+            multi=bool(data.get("multi", False)),
+            input=data.get("input", "text"),
+            progress=(int(progress[0]), int(progress[1])) if progress else None,
+            question_id=data.get("question_id"),
+            placeholder=str(data.get("placeholder", "")),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +224,11 @@ class ConversationState:
     ``path`` is the stack of question ids asked so far (for "back"). ``attempts`` counts the
     re-asks of the current question. ``facts`` holds engagement facts (source, utm_*, pages_seen,
     returning, ...) from the channel and from events.
+
+    ``version`` counts the changes of the conversation: every step that changes the state makes
+    it one higher, and the store keeps it as the conversation's version (optimistic locking), so
+    it is not part of the JSON. ``asked_at`` is the version at which the waiting question was
+    put: an answer made against an earlier version of the conversation is stale.
     """
 
     flow_id: str
@@ -190,13 +243,12 @@ class ConversationState:
     attempts: int = 0
     facts: JSON = field(default_factory=dict)
     knockout: str | None = None
+    version: int = 0
+    asked_at: int = 0
 
     @property
     def completed(self) -> bool:
         return self.state == "done"
-
-    def evolve(self, **changes: Any) -> ConversationState:
-        return replace(self, **changes)
 
     def to_json(self) -> JSON:
         return {
@@ -212,10 +264,12 @@ class ConversationState:
             "attempts": self.attempts,
             "facts": self.facts,
             "knockout": self.knockout,
+            "asked_at": self.asked_at,
         }
 
     @classmethod
-    def from_json(cls, data: JSON) -> ConversationState:
+    def from_json(cls, data: JSON, version: int = 0) -> ConversationState:
+        """The state as ``to_json`` wrote it, at the conversation ``version`` the store kept."""
         return cls(
             flow_id=intern(str(data["flow_id"])),
             flow_version=int(data["flow_version"]),
@@ -231,6 +285,8 @@ class ConversationState:
             attempts=int(data.get("attempts", 0)),
             facts=_shared_value(dict(data.get("facts") or {})),
             knockout=_shared(data.get("knockout")),
+            version=version,
+            asked_at=int(data.get("asked_at", 0)),
         )
 
 
@@ -296,9 +352,83 @@ class Score:
 
 @dataclass(frozen=True, slots=True)
 class Turn:
-    """What one step produced: the new state, what to say, and what happened (domain events)."""
+    """What one step produced: the new state, what to say, and what happened (domain events).
+    ``stale``: the inbound answered a question that is no longer waiting; nothing changed."""
 
     state: ConversationState
     replies: tuple[Reply, ...]
     events: tuple[Any, ...] = ()
     score: Score | None = None
+    stale: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """How far a conversation is: questions answered, of the questions on its path as the answers
+    stand now (the total changes when an answer opens or closes a branch)."""
+
+    answered: int
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
+class TurnResult:
+    """What a channel needs after a turn: the replies to show, what is waiting, how far it is.
+
+    ``version`` goes back with the next answer (``Inbound.version``); ``question_id`` is the
+    question waiting for an answer (None once ``done``). ``stale``: the inbound answered a question
+    that is no longer waiting (a double tap, an old button) and nothing changed; the replies say
+    so and show the current question. ``replayed``: the idempotency key was seen before and this
+    is the first result again. ``returning``: at the start, the channel identity belonged to a
+    known lead. ``outcome`` is the conversation's stage once done: for metrics and logs, never to
+    be shown to the person."""
+
+    conversation_id: UUID
+    lead_id: UUID
+    flow_id: str
+    locale: str
+    version: int
+    replies: tuple[Reply, ...]
+    question_id: str | None
+    progress: Progress
+    done: bool
+    stale: bool = False
+    replayed: bool = False
+    returning: bool = False
+    outcome: Stage | None = None
+
+    def to_json(self) -> JSON:
+        """The result as kept with an idempotency key (the lead id is read back from the
+        conversation: a merge may have moved it since)."""
+        return {
+            "conversation_id": str(self.conversation_id),
+            "flow_id": self.flow_id,
+            "locale": self.locale,
+            "version": self.version,
+            "replies": [r.to_json() for r in self.replies],
+            "question_id": self.question_id,
+            "progress": [self.progress.answered, self.progress.total],
+            "done": self.done,
+            "stale": self.stale,
+            "returning": self.returning,
+            "outcome": self.outcome.value if self.outcome is not None else None,
+        }
+
+    @classmethod
+    def from_json(cls, data: JSON, lead_id: UUID) -> TurnResult:
+        answered, total = data["progress"]
+        outcome = data.get("outcome")
+        return cls(
+            conversation_id=UUID(data["conversation_id"]),
+            lead_id=lead_id,
+            flow_id=str(data["flow_id"]),
+            locale=str(data["locale"]),
+            version=int(data["version"]),
+            replies=tuple(Reply.from_json(r) for r in data["replies"]),
+            question_id=data.get("question_id"),
+            progress=Progress(int(answered), int(total)),
+            done=bool(data["done"]),
+            stale=bool(data.get("stale", False)),
+            returning=bool(data.get("returning", False)),
+            outcome=Stage(outcome) if outcome is not None else None,
+        )

@@ -16,15 +16,17 @@ from datetime import datetime
 from typing import Literal, Protocol
 from uuid import UUID
 
-from flows.model import JSON, ConversationState, Score, Stage
+from flows.model import JSON, ConversationState, Score, Stage, TurnResult
 
 Direction = Literal["in", "out"]
 
-# Identity kinds: how a returning person is recognised.
+# Identity kinds: how a returning person is recognised. Channel identities are strong (the
+# channel vouches for them); a typed e-mail or phone is weak (see ``flows.leads``).
 TELEGRAM = "telegram"
 WEB_VISITOR = "web_visitor"
 EMAIL = "email"
 PHONE = "phone"
+STRONG_IDENTITIES = frozenset({TELEGRAM, WEB_VISITOR})
 
 
 class RandomIds:
@@ -54,6 +56,10 @@ class Identity:
     kind: str
     value: str
 
+    @property
+    def strong(self) -> bool:
+        return self.kind in STRONG_IDENTITIES
+
 
 @dataclass(frozen=True, slots=True)
 class LeadContact:
@@ -72,10 +78,14 @@ class StoredConversation:
     channel: str
     flow_id: str
     flow_version: int
-    version: int
     state: ConversationState
     created_at: datetime
     updated_at: datetime
+
+    @property
+    def version(self) -> int:
+        """The stored version (optimistic locking): the state's own ``version``."""
+        return self.state.version
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,49 +136,124 @@ class EngagementRecord:
 
 
 @dataclass(frozen=True, slots=True)
-class OutboxRecord:
-    """A handoff event (``lead.mql``, ...) for the delivery worker, written with the turn."""
+class LeadClaim:
+    """What one turn says about its lead (``flows.leads.decide`` turns it into a decision inside
+    the write transaction): the conversation's stage after the turn; when the conversation
+    completed or was re-scored (``completed``), its score and tier and the ``handoff`` payload of
+    the event that may follow; the contact fields its answers gave."""
 
-    type: str
-    payload: JSON
+    stage: Stage
+    score: int | None = None
+    tier: str | None = None
+    completed: bool = False
+    contact: LeadContact | None = None
+    handoff: JSON | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class NewConversation:
     """A conversation to create. The store attaches it to the lead that owns any of
-    ``identities`` (or ``lead_id``), or creates a lead that owns them."""
+    ``identities`` (channel identities), or creates a lead with the id ``lead_id`` that owns
+    them. With an
+    ``idempotency_key`` the start is saved once: a second create with that key raises
+    ``DuplicateInbound`` and saves nothing (``result`` is what ``replay`` returns for it)."""
 
     id: UUID
+    lead_id: UUID
     channel: str
     state: ConversationState
     identities: tuple[Identity, ...]
     messages: tuple[MessageRecord, ...]
     at: datetime
-    lead_id: UUID | None = None
+    idempotency_key: str | None = None
+    result: JSON | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class TurnWrite:
     """Everything one turn changed, saved atomically if the stored version is still
-    ``expected_version`` (it becomes ``expected_version + 1``)."""
+    ``expected_version`` (it becomes ``state.version``, one higher). ``identities`` are the
+    contacts the turn's answers gave (weak: attached to the lead, or recorded as a candidate match
+    when another lead owns them). With an ``idempotency_key`` the turn is saved once (see
+    ``NewConversation``)."""
 
     conversation_id: UUID
     expected_version: int
     state: ConversationState
     messages: tuple[MessageRecord, ...]
     at: datetime
+    claim: LeadClaim
     score: ScoreSnapshot | None = None
     engagement: tuple[EngagementRecord, ...] = ()
-    outbox: tuple[OutboxRecord, ...] = ()
     identities: tuple[Identity, ...] = ()
-    contact: LeadContact | None = None
+    idempotency_key: str | None = None
+    result: JSON | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class ConversationView:
+    """A conversation as operators and resuming channels see it. ``current`` is what is waiting
+    (filled in by the service); ``score`` is for sales only, never for the visitor."""
+
     conversation: StoredConversation
     transcript: tuple[StoredMessage, ...]
     score: ScoreSnapshot | None
+    current: TurnResult | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LeadFilter:
+    """Which leads an operator asks for; ``None`` means any. ``since``/``until`` bound the time
+    the lead was created (``until`` exclusive)."""
+
+    stage: Stage | None = None
+    tier: str | None = None
+    flow_id: str | None = None
+    channel: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LeadSummary:
+    id: UUID
+    stage: Stage
+    score: int | None
+    tier: str | None
+    contact: LeadContact
+    flow_id: str | None
+    channel: str | None
+    conversations: int
+    candidates: int
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class LeadPage:
+    """One page of leads, newest first; ``next_cursor`` fetches the next page (None: the last)."""
+
+    items: tuple[LeadSummary, ...]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class CandidateMatch:
+    """Another lead that owns a contact this lead's conversation typed: maybe the same person,
+    for sales to judge; never merged automatically."""
+
+    lead_id: UUID
+    identity: Identity
+    conversation_id: UUID
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class LeadDetail:
+    lead: LeadSummary
+    identities: tuple[Identity, ...]
+    conversations: tuple[ConversationView, ...]
+    candidates: tuple[CandidateMatch, ...]
 
 
 class ConversationStore(Protocol):
@@ -193,6 +278,40 @@ class ConversationStore(Protocol):
     async def view(self, conversation_id: UUID) -> ConversationView | None:
         """State, transcript and latest score, read from the store itself (no cache)."""
         ...
+
+    async def replay(self, idempotency_key: str) -> JSON | None:
+        """The ``result`` saved with the write that claimed this key, if one did."""
+        ...
+
+    async def find_conversation(self, identity: Identity, *, open_only: bool) -> UUID | None:
+        """The most recently updated conversation (on any channel) of the lead owning
+        ``identity``; with ``open_only``, only one still in progress."""
+        ...
+
+    async def save_continuation(
+        self, token_hash: str, conversation_id: UUID, expires_at: datetime, at: datetime
+    ) -> None:
+        """Keep a continuation token (its hash) for one conversation. Raises
+        ``ConversationNotFound``."""
+        ...
+
+    async def redeem_continuation(
+        self, token_hash: str, identity: Identity, at: datetime
+    ) -> StoredConversation | None:
+        """Use a continuation token once, in one transaction: mark it used, and make ``identity``
+        (a channel identity) the conversation's lead's, merging the lead that owned it
+        (``flows.leads.merge``). None when the token is unknown, used or expired at ``at``."""
+        ...
+
+
+class LeadReader(Protocol):
+    """The read side for operators: leads with their conversations, for the admin API."""
+
+    async def leads(self, filter: LeadFilter, *, limit: int, cursor: str | None) -> LeadPage:
+        """Raises ``ValueError`` for a cursor it did not give out."""
+        ...
+
+    async def lead(self, lead_id: UUID) -> LeadDetail | None: ...
 
 
 class FlowVersionStore(Protocol):

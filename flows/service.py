@@ -1,45 +1,73 @@
-"""The conversation use cases: start a conversation, handle what a person did, show a conversation.
+"""The conversation use cases every channel calls: start, answer, resume, continue elsewhere, read.
 
 Async, over the ports in ``flows.ports`` only. One turn is: load the conversation, take the pure
 ``engine.step`` with the flow version the conversation started on, and save everything the turn
 produced as one unit (new state + transcript of both directions + score snapshot + engagement
-events + an outbox row for each handoff stage change). Turns of one conversation in this process
-queue on a per-conversation lock; a turn that loses a race to another process (optimistic check on
-the conversation version) is recomputed from a fresh read, never written over the other.
+events + what the turn claims for its lead, which ``flows.leads`` turns into the lead's new stage
+and a handoff event inside the same transaction). A step that changes nothing (a stale tap, the
+current question shown again) saves nothing.
+
+Turns of one conversation in this process queue on a per-conversation lock; a turn that loses a
+race to another process (optimistic check on the conversation version) is recomputed from a fresh
+read, never written over the other. An ``idempotency_key`` (a retried web request, a redelivered
+Telegram update) is claimed in the turn's own transaction: a repeat returns the first result and
+changes nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import random
 import re
+import secrets
 import uuid
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flows import engine
 from flows.catalog import FlowCatalog, FlowEntry
-from flows.errors import ConcurrentUpdate, ConversationNotFound, FlowNotFound, InvalidLocale
+from flows.errors import (
+    ConcurrentUpdate,
+    ContinuationInvalid,
+    ConversationNotFound,
+    DuplicateInbound,
+    FlowNotFound,
+    InvalidLocale,
+    LeadNotFound,
+)
 from flows.events import LeadStageChanged
-from flows.extract import clean_text
-from flows.model import JSON, ConversationState, Inbound, Reply, Stage, Turn
+from flows.facts import FACT_NAME, event_data, source_facts
+from flows.model import (
+    JSON,
+    ConversationState,
+    Inbound,
+    Progress,
+    Reply,
+    Source,
+    Stage,
+    Turn,
+    TurnResult,
+)
 from flows.ports import (
     EMAIL,
     PHONE,
-    TELEGRAM,
-    WEB_VISITOR,
     Clock,
     ConversationStore,
     ConversationView,
     EngagementRecord,
     FlowVersionStore,
     Identity,
+    LeadClaim,
     LeadContact,
+    LeadDetail,
+    LeadFilter,
+    LeadPage,
+    LeadReader,
     MessageRecord,
     NewConversation,
-    OutboxRecord,
     RandomIds,
     ScoreSnapshot,
     StoredConversation,
@@ -47,17 +75,19 @@ from flows.ports import (
 )
 from flows.spec import FlowSpec, QuestionKind, tr
 
+__all__ = ["Continuation", "ConversationService", "Progress", "SystemClock", "TurnResult"]
+
 Step = Callable[[ConversationState, Inbound, FlowSpec, datetime], Turn]
 
-# Stage changes that are handed off to the CRM (as ``lead.<stage>`` events).
-HANDOFF_STAGES = frozenset({Stage.MQL, Stage.SQL, Stage.DISQUALIFIED, Stage.NURTURE})
-
-# Context keys that identify a person on a channel, and the identity kind each becomes.
-IDENTITY_KEYS = {"telegram_user_id": TELEGRAM, "visitor_id": WEB_VISITOR}
-
-_FACT_KEY = re.compile(r"^[a-z][a-z0-9_]{0,47}$")
-MAX_FACT_TEXT = 500
-MAX_CONTEXT_FACTS = 32
+# The transcript keeps what a person sent as text, up to this many characters (the rest is cut);
+# characters no database can store (NUL, lone surrogates) are dropped. Renderers escape it.
+MAX_MESSAGE = 4000
+MAX_TAPS = 50
+MAX_TAP = 100
+MAX_KEY = 200
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]{32}$")
+MAX_PAGE = 500
 
 
 class SystemClock:
@@ -66,11 +96,12 @@ class SystemClock:
 
 
 @dataclass(frozen=True, slots=True)
-class Started:
-    conversation_id: uuid.UUID
-    lead_id: uuid.UUID
-    returning: bool
-    replies: tuple[Reply, ...]
+class Continuation:
+    """A single-use token that lets the same lead carry on with a conversation on another channel
+    (e.g. a Telegram deep link from the web chat): 32 characters of ``[A-Za-z0-9_-]``."""
+
+    token: str
+    expires_at: datetime
 
 
 class _KeyedLocks:
@@ -129,6 +160,7 @@ class ConversationService:
         catalog: FlowCatalog,
         clock: Clock,
         *,
+        leads: LeadReader,
         step: Step = engine.step,
         max_attempts: int = 100,
     ) -> None:
@@ -136,72 +168,191 @@ class ConversationService:
         self._flow_versions = flow_versions
         self._catalog = catalog
         self._clock = clock
+        self._leads = leads
         self._step = step
         self._max_attempts = max_attempts
         self._locks = _KeyedLocks()
         self._new_id = RandomIds()
         self.retries = 0
 
+    # ------------------------------------------------------------------ conversations
+
     async def start_conversation(
-        self, flow_id: str, channel: str, locale: str, context: Mapping[str, Any] | None = None
-    ) -> Started:
+        self,
+        flow_id: str,
+        locale: str,
+        source: Source,
+        *,
+        identity: Identity | None = None,
+        idempotency_key: str | None = None,
+    ) -> TurnResult:
         """Open a conversation on the current version of ``flow_id``: greeting and first question.
 
-        ``context`` carries the channel identity (``telegram_user_id``, ``visitor_id``), which
-        recognises a returning person, and source facts (``utm_*``, ``referrer``, ``pages_seen``,
-        ...) that engagement scoring reads."""
+        ``identity`` is the person's channel identity (Telegram user, widget visitor): a known one
+        attaches the conversation to its lead (``returning``). ``source`` gives the facts
+        engagement scoring reads (page, referrer, UTM tags, deep link)."""
+        key = _key(idempotency_key)
+        if key is not None:
+            replayed = await self._replayed(key)
+            if replayed is not None:
+                return replayed
         entry = self._catalog.current(flow_id)
         spec = entry.spec
         if locale not in spec.locales:
             raise InvalidLocale(flow_id, locale, tuple(spec.locales))
+        if identity is not None and not identity.strong:
+            raise ValueError(f"a conversation starts with a channel identity, not {identity.kind!r}")
         await self._ensure_recorded(entry)
-        identities, facts = split_context(context or {})
-        lead_id = await self._store.find_lead(identities)
-        facts |= {"channel": channel, "returning": lead_id is not None}
+        identities = (_bounded(identity),) if identity is not None else ()
+        lead_id = await self._store.find_lead(identities) if identities else None
+        facts = source_facts(source) | {"returning": lead_id is not None}
         state = ConversationState(flow_id=spec.id, flow_version=spec.version, locale=locale, facts=facts)
         now = self._clock.now()
         start = Inbound(kind="start")
         turn = self._step(state, start, spec, now)
-        stored = await self._store.create(
-            NewConversation(
-                id=self._new_id(),
-                channel=channel,
-                state=turn.state,
-                identities=identities,
-                messages=(inbound_record(start), *(reply_record(r) for r in turn.replies)),
-                at=now,
-            )
+        new_lead = self._new_id()
+        result = _result(self._new_id(), lead_id or new_lead, turn.state, turn, spec)
+        result = replace(result, returning=lead_id is not None)
+        new = NewConversation(
+            id=result.conversation_id,
+            lead_id=new_lead,
+            channel=source.channel.value,
+            state=turn.state,
+            identities=identities,
+            messages=(inbound_record(start), *(reply_record(r) for r in turn.replies)),
+            at=now,
+            idempotency_key=key,
+            result=result.to_json() if key is not None else None,
         )
-        return Started(stored.id, stored.lead_id, lead_id is not None, turn.replies)
+        try:
+            stored = await self._store.create(new)
+        except DuplicateInbound:
+            return await self._replay(new.idempotency_key or "")
+        return replace(result, lead_id=stored.lead_id)
 
-    async def handle_message(self, conversation_id: uuid.UUID | str, inbound: Inbound) -> tuple[Reply, ...]:
-        """Take one turn and save it with everything it produced; returns the replies to show."""
+    async def handle_message(
+        self, conversation_id: uuid.UUID | str, inbound: Inbound, *, idempotency_key: str | None = None
+    ) -> TurnResult:
+        """Take one turn and save it with everything it produced (see the module docstring)."""
         cid = parse_conversation_id(conversation_id)
+        key = _key(idempotency_key)
         async with self._locks.hold(cid):
+            if key is not None:
+                replayed = await self._replayed(key)
+                if replayed is not None:
+                    return replayed
             for attempt in range(self._max_attempts):
-                stored = await self._store.load(cid)
-                if stored is None:
-                    raise ConversationNotFound(cid)
+                stored = await self._load(cid)
                 spec = await self._spec(stored.flow_id, stored.flow_version)
                 now = self._clock.now()
                 turn = self._step(stored.state, inbound, spec, now)
+                result = _result(cid, stored.lead_id, turn.state, turn, spec)
+                if turn.state is stored.state:
+                    return result  # nothing changed: nothing to save
+                write = turn_write(stored, inbound, turn, spec, now, key, result)
                 try:
-                    await self._store.save_turn(turn_write(stored, inbound, turn, spec, now))
+                    saved = await self._store.save_turn(write)
                 except ConcurrentUpdate:
                     # Another process saved this conversation first: recompute from its state.
                     self.retries += 1
                     await asyncio.sleep(random.uniform(0, 0.002 * (attempt + 1)))
                     continue
-                return turn.replies
+                except DuplicateInbound:
+                    return await self._replay(key or "")
+                return replace(result, lead_id=saved.lead_id)
             raise ConcurrentUpdate(cid, -1)
 
+    async def current(self, conversation_id: uuid.UUID | str) -> TurnResult:
+        """What is waiting in a conversation (its current question, or its closing), shown again;
+        nothing is written. For a channel that resumes (a reload, Telegram's /start)."""
+        stored = await self._load(parse_conversation_id(conversation_id))
+        spec = await self._spec(stored.flow_id, stored.flow_version)
+        return self._current(stored, spec)
+
     async def get_conversation(self, conversation_id: uuid.UUID | str) -> ConversationView:
-        """State, transcript (both directions) and the latest score."""
+        """State, transcript (both directions), the latest score and what is waiting."""
         cid = parse_conversation_id(conversation_id)
         view = await self._store.view(cid)
         if view is None:
             raise ConversationNotFound(cid)
-        return view
+        stored = view.conversation
+        spec = await self._spec(stored.flow_id, stored.flow_version)
+        return replace(view, current=self._current(stored, spec))
+
+    async def find_conversation(self, identity: Identity, *, open_only: bool = True) -> uuid.UUID | None:
+        """The latest conversation (still in progress, with ``open_only``) of the lead that owns
+        this channel identity, on whichever channel it started."""
+        return await self._store.find_conversation(_bounded(identity), open_only=open_only)
+
+    async def issue_continuation(
+        self, conversation_id: uuid.UUID | str, *, ttl: timedelta = timedelta(minutes=15)
+    ) -> Continuation:
+        """A single-use token for carrying on with this conversation on another channel."""
+        cid = parse_conversation_id(conversation_id)
+        now = self._clock.now()
+        token = secrets.token_urlsafe(24)
+        expires_at = now + ttl
+        await self._store.save_continuation(_token_hash(token), cid, expires_at, now)
+        return Continuation(token, expires_at)
+
+    async def redeem_continuation(self, token: str, identity: Identity) -> TurnResult:
+        """Carry on with the conversation a continuation token was issued for, as ``identity``
+        (a channel identity, which becomes its lead's). Raises ``ContinuationInvalid`` for an
+        unknown, used or expired token."""
+        if not isinstance(token, str) or not _TOKEN.match(token):
+            raise ContinuationInvalid()
+        if not identity.strong:
+            raise ValueError(f"a conversation continues with a channel identity, not {identity.kind!r}")
+        at = self._clock.now()
+        stored = await self._store.redeem_continuation(_token_hash(token), _bounded(identity), at)
+        if stored is None:
+            raise ContinuationInvalid()
+        spec = await self._spec(stored.flow_id, stored.flow_version)
+        return replace(self._current(stored, spec), returning=True)
+
+    # ------------------------------------------------------------------ leads (operators)
+
+    async def list_leads(self, filter: LeadFilter, *, limit: int = 50, cursor: str | None = None) -> LeadPage:
+        """Leads, newest first, ``limit`` (1..500) a page; ``cursor`` from the previous page.
+        Raises ``ValueError`` for a cursor this service did not give out."""
+        return await self._leads.leads(filter, limit=max(1, min(limit, MAX_PAGE)), cursor=cursor)
+
+    async def get_lead(self, lead_id: uuid.UUID | str) -> LeadDetail:
+        """One lead with its identities, conversations (transcript and score each) and candidate
+        matches."""
+        try:
+            lid = lead_id if isinstance(lead_id, uuid.UUID) else uuid.UUID(str(lead_id))
+        except ValueError:
+            raise LeadNotFound(str(lead_id)[:64]) from None
+        found = await self._leads.lead(lid)
+        if found is None:
+            raise LeadNotFound(lid)
+        return found
+
+    # ------------------------------------------------------------------ internals
+
+    async def _load(self, cid: uuid.UUID) -> StoredConversation:
+        stored = await self._store.load(cid)
+        if stored is None:
+            raise ConversationNotFound(cid)
+        return stored
+
+    def _current(self, stored: StoredConversation, spec: FlowSpec) -> TurnResult:
+        turn = self._step(stored.state, Inbound(kind="start"), spec, self._clock.now())
+        return _result(stored.id, stored.lead_id, stored.state, replace(turn, state=stored.state), spec)
+
+    async def _replayed(self, key: str) -> TurnResult | None:
+        data = await self._store.replay(key)
+        if data is None:
+            return None
+        stored = await self._load(uuid.UUID(str(data["conversation_id"])))
+        return replace(TurnResult.from_json(data, stored.lead_id), replayed=True)
+
+    async def _replay(self, key: str) -> TurnResult:
+        found = await self._replayed(key)
+        if found is None:
+            raise DuplicateInbound(key)
+        return found
 
     async def _ensure_recorded(self, entry: FlowEntry) -> None:
         if not self._catalog.is_recorded(entry):
@@ -219,43 +370,80 @@ class ConversationService:
         return entry.spec
 
 
+def _result(
+    conversation_id: uuid.UUID, lead_id: uuid.UUID, state: ConversationState, turn: Turn, spec: FlowSpec
+) -> TurnResult:
+    done = state.completed
+    number, total = engine.progress(spec, state)
+    answered = total if done else max(0, number - 1)
+    return TurnResult(
+        conversation_id=conversation_id,
+        lead_id=lead_id,
+        flow_id=state.flow_id,
+        locale=state.locale,
+        version=state.version,
+        replies=turn.replies,
+        question_id=None if done else state.state,
+        progress=Progress(answered, max(total, answered)),
+        done=done,
+        stale=turn.stale,
+        outcome=state.stage if done else None,
+    )
+
+
+def _key(key: str | None) -> str | None:
+    """An idempotency key as it is kept (cut: a key is an id, never content)."""
+    if key is None:
+        return None
+    return stored_text(key)[:MAX_KEY] or None
+
+
+def _bounded(identity: Identity) -> Identity:
+    return Identity(identity.kind[:32], stored_text(identity.value).strip()[:320])
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("ascii")).hexdigest()
+
+
 def parse_conversation_id(value: uuid.UUID | str) -> uuid.UUID:
     if isinstance(value, uuid.UUID):
         return value
     try:
         return uuid.UUID(value)
     except (ValueError, TypeError, AttributeError):
-        raise ConversationNotFound(value) from None
+        raise ConversationNotFound(str(value)[:64]) from None
 
 
-def split_context(context: Mapping[str, Any]) -> tuple[tuple[Identity, ...], JSON]:
-    """Channel identities and source facts from what the channel knows about the visit. Facts are
-    plain scalars under lowercase names; text is cleaned and cut, anything else is dropped."""
-    identities: list[Identity] = []
-    facts: JSON = {}
-    for key, value in context.items():
-        kind = IDENTITY_KEYS.get(key)
-        if kind is not None:
-            if value is not None and str(value).strip():
-                identities.append(Identity(kind, str(value).strip()[:320]))
-            continue
-        if not isinstance(key, str) or not _FACT_KEY.match(key) or len(facts) >= MAX_CONTEXT_FACTS:
-            continue
-        if isinstance(value, bool | int) or (isinstance(value, float) and value == value):
-            facts[key] = value
-        elif isinstance(value, str):
-            cleaned = clean_text(value[: MAX_FACT_TEXT * 4], max_len=MAX_FACT_TEXT).strip()
-            if cleaned:
-                facts[key] = cleaned
-    return tuple(identities), facts
+def stored_text(text: Any, limit: int = MAX_MESSAGE) -> str:
+    """Text as the transcript keeps it: what the person sent, without the characters no database
+    can store (NUL, lone surrogates), cut to ``limit`` characters."""
+    if not isinstance(text, str):
+        return ""
+    return _UNSTORABLE.sub("", text[: limit * 2])[:limit]
 
 
 def inbound_record(inbound: Inbound) -> MessageRecord:
-    payload = inbound.to_json()
-    text = clean_text(inbound.text) if inbound.text else ""
+    """The transcript line of what came in. Its payload holds only bounded, storable values."""
+    text = stored_text(inbound.text)
+    choices = inbound.choices if isinstance(inbound.choices, tuple | list) else ()
+    taps = [stored_text(c, MAX_TAP) for c in choices[:MAX_TAPS] if isinstance(c, str)]
+    name = inbound.name if isinstance(inbound.name, str) and FACT_NAME.match(inbound.name) else ""
+    payload: JSON = {"kind": inbound.kind}
     if text:
         payload["text"] = text
-    shown = text or ", ".join(inbound.choices) or inbound.name
+    if taps:
+        payload["choices"] = taps
+    if name:
+        payload["name"] = name
+        data = event_data(inbound.data)
+        if data:
+            payload["data"] = data
+    if isinstance(inbound.question_id, str):
+        payload["question_id"] = stored_text(inbound.question_id, 64)
+    if isinstance(inbound.version, int) and not isinstance(inbound.version, bool):
+        payload["version"] = inbound.version
+    shown = text or ", ".join(taps) or name
     return MessageRecord(direction="in", kind=inbound.kind, text=shown, payload=payload)
 
 
@@ -298,14 +486,11 @@ def learnt_contact(
 
 
 def handoff_payload(
-    stored: StoredConversation,
-    state: ConversationState,
-    event: LeadStageChanged,
-    snapshot: ScoreSnapshot | None,
-    spec: FlowSpec,
+    stored: StoredConversation, state: ConversationState, snapshot: ScoreSnapshot | None, spec: FlowSpec
 ) -> JSON:
-    """What the CRM gets: answers with their questions, the score and where it came from, the
-    source facts. (The store stamps the final ``lead_id``.)"""
+    """What the CRM gets about the conversation behind a handoff event: its answers with their
+    questions, its score and where every point came from, the source facts. The store adds
+    ``type``, the ``lead`` (id, stage before and after, score, tier) and its ``contact``."""
     answers: JSON = {}
     for qid, answer in state.answers.items():
         question = spec.question_by_id.get(qid)
@@ -314,46 +499,60 @@ def handoff_payload(
             "dimension": question.dimension if question else None,
         }
     return {
-        "type": event.handoff_type,
-        "conversation_id": str(stored.id),
-        "lead_id": str(stored.lead_id),
-        "channel": stored.channel,
-        "flow": {"id": spec.id, "version": spec.version, "framework": spec.framework},
-        "locale": state.locale,
-        "stage": event.stage.value,
-        "previous_stage": event.previous.value,
-        "score": event.score,
-        "tier": event.tier,
-        "fit": snapshot.fit if snapshot else None,
-        "engagement": snapshot.engagement if snapshot else None,
-        "knockout": state.knockout,
-        "score_breakdown": list(snapshot.breakdown) if snapshot else [],
+        "conversation": {
+            "id": str(stored.id),
+            "channel": stored.channel,
+            "locale": state.locale,
+            "stage": state.stage.value,
+            "knockout": state.knockout,
+            "flow": {"id": spec.id, "version": spec.version, "framework": spec.framework},
+        },
+        "score": {
+            "total": snapshot.total if snapshot else state.score,
+            "fit": snapshot.fit if snapshot else None,
+            "engagement": snapshot.engagement if snapshot else None,
+            "tier": state.tier,
+            "breakdown": list(snapshot.breakdown) if snapshot else [],
+        },
         "answers": answers,
         "source": dict(state.facts),
     }
 
 
 def turn_write(
-    stored: StoredConversation, inbound: Inbound, turn: Turn, spec: FlowSpec, now: datetime
+    stored: StoredConversation,
+    inbound: Inbound,
+    turn: Turn,
+    spec: FlowSpec,
+    now: datetime,
+    key: str | None = None,
+    result: TurnResult | None = None,
 ) -> TurnWrite:
     state = turn.state
     identities, contact = learnt_contact(stored.state, state, spec)
     snapshot = ScoreSnapshot.of(turn.score) if turn.score is not None else None
-    outbox = tuple(
-        OutboxRecord(type=event.handoff_type, payload=handoff_payload(stored, state, event, snapshot, spec))
-        for event in turn.events
-        if isinstance(event, LeadStageChanged) and event.stage in HANDOFF_STAGES
+    completed = any(isinstance(event, LeadStageChanged) for event in turn.events)
+    claim = LeadClaim(
+        stage=state.stage if completed else Stage.IN_PROGRESS,
+        score=state.score if completed else None,
+        tier=state.tier if completed else None,
+        completed=completed,
+        contact=contact,
+        handoff=handoff_payload(stored, state, snapshot, spec) if completed else None,
     )
-    engagement = (EngagementRecord(inbound.name[:64], dict(inbound.data)),) if inbound.kind == "event" else ()
+    engagement: tuple[EngagementRecord, ...] = ()
+    if inbound.kind == "event" and isinstance(inbound.name, str) and FACT_NAME.match(inbound.name):
+        engagement = (EngagementRecord(inbound.name, event_data(inbound.data)),)
     return TurnWrite(
         conversation_id=stored.id,
         expected_version=stored.version,
         state=state,
         messages=(inbound_record(inbound), *(reply_record(r) for r in turn.replies)),
         at=now,
+        claim=claim,
         score=snapshot,
         engagement=engagement,
-        outbox=outbox,
         identities=identities,
-        contact=contact,
+        idempotency_key=key,
+        result=result.to_json() if key is not None and result is not None else None,
     )

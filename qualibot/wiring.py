@@ -17,7 +17,7 @@ from flows.service import ConversationService, SystemClock
 from flows.spec import LIBRARY, FlowSpecError, library_path, read_flow_text
 from qualibot.settings import Settings
 from storage.db import check_schema, ensure_data_dir, make_engine
-from storage.repositories import SqlConversationStore, SqlFlowVersionStore
+from storage.repositories import SqlConversationStore, SqlFlowVersionStore, SqlLeadReader
 
 log = structlog.get_logger(__name__)
 
@@ -67,7 +67,11 @@ async def open_app(settings: Settings) -> AsyncIterator[App]:
         conversations = SqlConversationStore(engine)
         try:
             service = ConversationService(
-                conversations, SqlFlowVersionStore(engine), load_catalog(settings), SystemClock()
+                conversations,
+                SqlFlowVersionStore(engine),
+                load_catalog(settings),
+                SystemClock(),
+                leads=SqlLeadReader(engine),
             )
             yield App(settings, engine, conversations, service)
         finally:

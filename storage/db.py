@@ -24,7 +24,7 @@ from sqlalchemy.pool import ConnectionPoolEntry
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/qualibot.db"
 
 # The migration the code expects (the newest file in alembic/versions; a test keeps them equal).
-SCHEMA_REVISION = "20261123_0001"
+SCHEMA_REVISION = "20261201_0002"
 
 # Execution option that makes a SQLite transaction take the write lock at BEGIN.
 WRITE = "qualibot_write"

@@ -12,6 +12,8 @@ hot path. Nothing here commits on its own behalf outside the writer's unit of wo
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import sqlite3
 import uuid
 from collections import OrderedDict
@@ -21,25 +23,46 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import asyncpg
-from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import exists, func, insert, or_, select, tuple_, update
+from sqlalchemy.dialects import postgresql as postgresql_dialect
+from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import Engine
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
-from flows.errors import ConcurrentUpdate, FlowVersionConflict
-from flows.model import ConversationState, Stage
+from flows import leads as lead_rules
+from flows.errors import ConcurrentUpdate, ConversationNotFound, FlowVersionConflict
+from flows.model import JSON, Stage
 from flows.ports import (
+    CandidateMatch,
     ConversationView,
     Identity,
+    LeadContact,
+    LeadDetail,
+    LeadFilter,
+    LeadPage,
+    LeadSummary,
     NewConversation,
     ScoreSnapshot,
     StoredConversation,
     StoredMessage,
     TurnWrite,
 )
-from storage.db import loads_json, make_sessionmaker, make_sync_engine, writer
-from storage.tables import Conversation, FlowVersion, Message, ScoreSnapshotRow
-from storage.writer import GroupCommitWriter, WriterStats, sqlite_time
+from storage import postgres, sqlite
+from storage.batch import lead_record, stored_conversation
+from storage.db import dumps_json, loads_json, make_sessionmaker, make_sync_engine, writer
+from storage.tables import (
+    Continuation,
+    Conversation,
+    EngagementEvent,
+    FlowVersion,
+    InboundKey,
+    Lead,
+    LeadIdentity,
+    LeadMatch,
+    Message,
+    ScoreSnapshotRow,
+)
+from storage.writer import GroupCommitWriter, WriterStats
 
 T = TypeVar("T")
 
@@ -112,75 +135,6 @@ class KeyReader:
 
 READ_POOL_SIZE = 4
 
-# The two hot reads on PostgreSQL, straight to asyncpg (ids come back as asyncpg's own UUID type,
-# JSON as text, times as aware datetimes).
-_POSTGRES_FIND_LEAD = (
-    "SELECT lead_id FROM lead_identities WHERE (kind, value) IN "
-    "(SELECT * FROM unnest($1::text[], $2::text[])) LIMIT 1"
-)
-_POSTGRES_LOAD = (
-    "SELECT id, lead_id, channel, flow_id, flow_version, version, state, created_at, updated_at "
-    "FROM conversations WHERE id = $1"
-)
-
-
-async def _postgres_find_lead(db: Any, identities: Sequence[Identity]) -> uuid.UUID | None:
-    found = await db.fetchval(
-        _POSTGRES_FIND_LEAD, [i.kind for i in identities], [i.value for i in identities]
-    )
-    return None if found is None else uuid.UUID(bytes=found.bytes)
-
-
-async def _postgres_load(db: Any, conversation_id: uuid.UUID) -> StoredConversation | None:
-    row = await db.fetchrow(_POSTGRES_LOAD, conversation_id)
-    if row is None:
-        return None
-    return StoredConversation(
-        id=uuid.UUID(bytes=row[0].bytes),
-        lead_id=uuid.UUID(bytes=row[1].bytes),
-        channel=row[2],
-        flow_id=row[3],
-        flow_version=row[4],
-        version=row[5],
-        state=ConversationState.from_json(loads_json(row[6])),
-        created_at=row[7],
-        updated_at=row[8],
-    )
-
-
-# The SQL SQLAlchemy sends for the two hot reads, straight to sqlite3; values come back as the
-# column types store them on SQLite (UUIDs as hex, JSON as text, UTC times as text).
-_SQLITE_FIND_LEAD = "SELECT lead_id FROM lead_identities WHERE kind = ? AND value = ?"
-_SQLITE_LOAD = (
-    "SELECT id, lead_id, channel, flow_id, flow_version, version, state, created_at, updated_at "
-    "FROM conversations WHERE id = ?"
-)
-
-
-def _sqlite_find_lead(db: sqlite3.Connection, identities: Sequence[Identity]) -> uuid.UUID | None:
-    for ident in identities:
-        row = db.execute(_SQLITE_FIND_LEAD, (ident.kind, ident.value)).fetchone()
-        if row is not None:
-            return uuid.UUID(hex=row[0])
-    return None
-
-
-def _sqlite_load(db: sqlite3.Connection, conversation_id: uuid.UUID) -> StoredConversation | None:
-    row = db.execute(_SQLITE_LOAD, (conversation_id.hex,)).fetchone()
-    if row is None:
-        return None
-    return StoredConversation(
-        id=uuid.UUID(hex=row[0]),
-        lead_id=uuid.UUID(hex=row[1]),
-        channel=row[2],
-        flow_id=row[3],
-        flow_version=row[4],
-        version=row[5],
-        state=ConversationState.from_json(loads_json(row[6])),
-        created_at=sqlite_time(row[7]),
-        updated_at=sqlite_time(row[8]),
-    )
-
 
 class SqlConversationStore:
     """``flows.ports.ConversationStore`` over SQLAlchemy (SQLite or PostgreSQL)."""
@@ -213,8 +167,8 @@ class SqlConversationStore:
         if not identities:
             return None
         if self._reader.sqlite:
-            return await self._reader.run_sqlite(lambda db: _sqlite_find_lead(db, identities))
-        return await self._reader.run_postgres(lambda db: _postgres_find_lead(db, identities))
+            return await self._reader.run_sqlite(lambda db: sqlite.find_lead(db, identities))
+        return await self._reader.run_postgres(lambda db: postgres.find_lead(db, identities))
 
     async def create(self, new: NewConversation) -> StoredConversation:
         stored = await self._writer.submit(new)
@@ -229,15 +183,12 @@ class SqlConversationStore:
             return cached
         self.cache_misses += 1
         if self._reader.sqlite:
-            loaded = await self._reader.run_sqlite(lambda db: _sqlite_load(db, conversation_id))
-            if loaded is not None:
-                self._remember(loaded)
-            return loaded
-        stored = await self._reader.run_postgres(lambda db: _postgres_load(db, conversation_id))
-        if stored is None:
-            return None
-        self._remember(stored)
-        return stored
+            loaded = await self._reader.run_sqlite(lambda db: sqlite.load(db, conversation_id))
+        else:
+            loaded = await self._reader.run_postgres(lambda db: postgres.load(db, conversation_id))
+        if loaded is not None:
+            self._remember(loaded)
+        return loaded
 
     async def save_turn(self, turn: TurnWrite) -> StoredConversation:
         try:
@@ -265,54 +216,315 @@ class SqlConversationStore:
             row = await session.get(Conversation, conversation_id, populate_existing=True)
             if row is None:
                 return None
-            transcript = (
-                await session.scalars(
-                    select(Message).where(Message.conversation_id == conversation_id).order_by(Message.id)
+            return await conversation_view(session, row)
+
+    async def replay(self, idempotency_key: str) -> JSON | None:
+        async with self._engine.connect() as conn:
+            found = (
+                await conn.execute(select(InboundKey.result).where(InboundKey.key == idempotency_key))
+            ).scalar_one_or_none()
+        return None if found is None else dict(found)
+
+    async def find_conversation(self, identity: Identity, *, open_only: bool) -> uuid.UUID | None:
+        query = (
+            select(Conversation.id)
+            .join(LeadIdentity, LeadIdentity.lead_id == Conversation.lead_id)
+            .where(LeadIdentity.kind == identity.kind, LeadIdentity.value == identity.value)
+            .order_by(Conversation.updated_at.desc())
+            .limit(1)
+        )
+        if open_only:
+            query = query.where(Conversation.stage == Stage.IN_PROGRESS.value)
+        async with self._engine.connect() as conn:
+            found: uuid.UUID | None = (await conn.execute(query)).scalar_one_or_none()
+        return found
+
+    async def save_continuation(
+        self, token_hash: str, conversation_id: uuid.UUID, expires_at: datetime, at: datetime
+    ) -> None:
+        async with writer(self._engine).begin() as conn:
+            known = await conn.scalar(select(Conversation.id).where(Conversation.id == conversation_id))
+            if known is None:
+                raise ConversationNotFound(conversation_id)
+            await conn.execute(
+                insert(Continuation).values(
+                    token_hash=token_hash,
+                    conversation_id=conversation_id,
+                    expires_at=expires_at,
+                    created_at=at,
+                )
+            )
+
+    async def redeem_continuation(
+        self, token_hash: str, identity: Identity, at: datetime
+    ) -> StoredConversation | None:
+        async with writer(self._engine).begin() as conn:
+            used = await conn.execute(
+                update(Continuation)
+                .where(
+                    Continuation.token_hash == token_hash,
+                    Continuation.used_at.is_(None),
+                    Continuation.expires_at > at,
+                )
+                .values(used_at=at)
+                .returning(Continuation.conversation_id)
+            )
+            conversation_id = used.scalar_one_or_none()
+            if conversation_id is None:
+                return None
+            lead_id = await conn.scalar(
+                select(Conversation.lead_id).where(Conversation.id == conversation_id)
+            )
+            assert lead_id is not None  # the foreign key keeps the conversation
+            moved = await _link_strong(conn, identity, lead_id, at)
+        for cid, cached in list(self._cache.items()):
+            if cached.lead_id in moved or cid == conversation_id:
+                self.forget(cid)
+        return await self.load(conversation_id)
+
+
+async def _link_strong(
+    conn: AsyncConnection, identity: Identity, lead_id: uuid.UUID, at: datetime
+) -> set[uuid.UUID]:
+    """Make a channel identity ``lead_id``'s, merging the lead that owned it (``flows.leads``);
+    returns the leads merged away."""
+    owner = await conn.scalar(
+        select(LeadIdentity.lead_id).where(
+            LeadIdentity.kind == identity.kind, LeadIdentity.value == identity.value
+        )
+    )
+    how = lead_rules.link(identity, owner, lead_id)
+    if how is lead_rules.Link.ATTACH:
+        await conn.execute(
+            insert(LeadIdentity).values(
+                kind=identity.kind, value=identity.value, lead_id=lead_id, created_at=at
+            )
+        )
+        return set()
+    if how is not lead_rules.Link.MERGE or owner is None:
+        return set()
+    rows = (await conn.execute(select(*_LEAD_READ).where(Lead.id.in_([lead_id, owner])))).mappings().all()
+    first, second = (lead_record(dict(row)) for row in rows)
+    survivor, merged = lead_rules.merge(first, second)
+    contact = survivor.contact
+    await conn.execute(
+        update(Lead)
+        .where(Lead.id == survivor.id)
+        .values(
+            name=contact.name,
+            email=contact.email,
+            phone=contact.phone,
+            company=contact.company,
+            updated_at=at,
+        )
+    )
+    for model in (LeadIdentity, Conversation, ScoreSnapshotRow, EngagementEvent):
+        await conn.execute(update(model).where(model.lead_id == merged.id).values(lead_id=survivor.id))
+    await conn.execute(update(LeadMatch).where(LeadMatch.lead_id == merged.id).values(lead_id=survivor.id))
+    await conn.execute(
+        update(LeadMatch).where(LeadMatch.other_lead_id == merged.id).values(other_lead_id=survivor.id)
+    )
+    await conn.execute(
+        update(Lead).where(Lead.id == merged.id).values(merged_into=survivor.id, updated_at=at)
+    )
+    return {merged.id}
+
+
+_LEAD_READ = (
+    Lead.id,
+    Lead.stage,
+    Lead.score,
+    Lead.tier,
+    Lead.name,
+    Lead.email,
+    Lead.phone,
+    Lead.company,
+    Lead.created_at,
+    Lead.outcome_at,
+)
+
+
+async def conversation_view(session: AsyncSession, row: Conversation) -> ConversationView:
+    """A conversation with its transcript and latest score (the service adds what is waiting)."""
+    transcript = (
+        await session.scalars(select(Message).where(Message.conversation_id == row.id).order_by(Message.id))
+    ).all()
+    snapshot = (
+        await session.scalars(
+            select(ScoreSnapshotRow)
+            .where(ScoreSnapshotRow.conversation_id == row.id)
+            .order_by(ScoreSnapshotRow.id.desc())
+            .limit(1)
+        )
+    ).first()
+    stored = stored_conversation(
+        {
+            "id": row.id,
+            "lead_id": row.lead_id,
+            "channel": row.channel,
+            "flow_id": row.flow_id,
+            "flow_version": row.flow_version,
+            "version": row.version,
+            "created_at": row.created_at,
+            "updated_at": row.updated_at,
+        },
+        row.state,
+    )
+    score = (
+        None
+        if snapshot is None
+        else ScoreSnapshot(
+            total=snapshot.total,
+            fit=snapshot.fit,
+            engagement=snapshot.engagement,
+            stage=Stage(snapshot.stage),
+            tier=snapshot.tier,
+            breakdown=tuple(snapshot.breakdown),
+        )
+    )
+    lines = tuple(
+        StoredMessage(
+            seq=m.id,
+            direction="in" if m.direction == "in" else "out",
+            kind=m.kind,
+            text=m.text,
+            payload=m.payload,
+            created_at=m.created_at,
+        )
+        for m in transcript
+    )
+    return ConversationView(conversation=stored, transcript=lines, score=score)
+
+
+class SqlLeadReader:
+    """``flows.ports.LeadReader``: leads for operators, newest first, paged by a keyset cursor."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._sessions = make_sessionmaker(engine)
+
+    async def leads(self, filter: LeadFilter, *, limit: int, cursor: str | None) -> LeadPage:
+        query = select(Lead, *_summary_columns()).where(Lead.merged_into.is_(None))
+        if filter.stage is not None:
+            query = query.where(Lead.stage == filter.stage.value)
+        if filter.tier is not None:
+            query = query.where(Lead.tier == filter.tier)
+        if filter.flow_id is not None:
+            query = query.where(
+                exists().where(Conversation.lead_id == Lead.id, Conversation.flow_id == filter.flow_id)
+            )
+        if filter.channel is not None:
+            query = query.where(
+                exists().where(Conversation.lead_id == Lead.id, Conversation.channel == filter.channel)
+            )
+        if filter.since is not None:
+            query = query.where(Lead.created_at >= filter.since)
+        if filter.until is not None:
+            query = query.where(Lead.created_at < filter.until)
+        if cursor is not None:
+            at, lead_id = _read_cursor(cursor)
+            query = query.where(tuple_(Lead.created_at, Lead.id) < tuple_(at, lead_id))
+        query = query.order_by(Lead.created_at.desc(), Lead.id.desc()).limit(limit + 1)
+        async with self._sessions() as session:
+            rows = (await session.execute(query)).all()
+        items = tuple(_summary(*tuple(row)) for row in rows[:limit])
+        more = len(rows) > limit
+        return LeadPage(items, _cursor(items[-1]) if more and items else None)
+
+    async def lead(self, lead_id: uuid.UUID) -> LeadDetail | None:
+        async with self._sessions() as session:
+            for _ in range(8):  # a merged lead is shown as the lead it was merged into
+                found = (
+                    await session.execute(select(Lead, *_summary_columns()).where(Lead.id == lead_id))
+                ).first()
+                if found is None:
+                    return None
+                if found[0].merged_into is None:
+                    break
+                lead_id = found[0].merged_into
+            else:
+                return None
+            summary = _summary(*tuple(found))
+            idents = (
+                await session.execute(
+                    select(LeadIdentity.kind, LeadIdentity.value)
+                    .where(LeadIdentity.lead_id == lead_id)
+                    .order_by(LeadIdentity.id)
                 )
             ).all()
-            snapshot = (
+            rows = (
                 await session.scalars(
-                    select(ScoreSnapshotRow)
-                    .where(ScoreSnapshotRow.conversation_id == conversation_id)
-                    .order_by(ScoreSnapshotRow.id.desc())
-                    .limit(1)
+                    select(Conversation)
+                    .where(Conversation.lead_id == lead_id)
+                    .order_by(Conversation.created_at)
                 )
-            ).first()
-        stored = StoredConversation(
-            id=row.id,
-            lead_id=row.lead_id,
-            channel=row.channel,
-            flow_id=row.flow_id,
-            flow_version=row.flow_version,
-            version=row.version,
-            state=ConversationState.from_json(row.state),
-            created_at=row.created_at,
-            updated_at=row.updated_at,
-        )
-        score = (
-            None
-            if snapshot is None
-            else ScoreSnapshot(
-                total=snapshot.total,
-                fit=snapshot.fit,
-                engagement=snapshot.engagement,
-                stage=Stage(snapshot.stage),
-                tier=snapshot.tier,
-                breakdown=tuple(snapshot.breakdown),
-            )
-        )
-        lines = tuple(
-            StoredMessage(
-                seq=m.id,
-                direction="in" if m.direction == "in" else "out",
-                kind=m.kind,
-                text=m.text,
-                payload=m.payload,
+            ).all()
+            views = [await conversation_view(session, row) for row in rows]
+            matches = (
+                await session.scalars(
+                    select(LeadMatch)
+                    .where(or_(LeadMatch.lead_id == lead_id, LeadMatch.other_lead_id == lead_id))
+                    .order_by(LeadMatch.id)
+                )
+            ).all()
+        candidates = tuple(
+            CandidateMatch(
+                lead_id=m.other_lead_id if m.lead_id == lead_id else m.lead_id,
+                identity=Identity(m.kind, m.value),
+                conversation_id=m.conversation_id,
                 created_at=m.created_at,
             )
-            for m in transcript
+            for m in matches
         )
-        return ConversationView(conversation=stored, transcript=lines, score=score)
+        return LeadDetail(summary, tuple(Identity(k, v) for k, v in idents), tuple(views), candidates)
+
+
+def _summary_columns() -> tuple[Any, ...]:
+    latest = (
+        select(Conversation).where(Conversation.lead_id == Lead.id).order_by(Conversation.updated_at.desc())
+    )
+    return (
+        latest.with_only_columns(Conversation.flow_id).limit(1).scalar_subquery(),
+        latest.with_only_columns(Conversation.channel).limit(1).scalar_subquery(),
+        select(func.count()).where(Conversation.lead_id == Lead.id).scalar_subquery(),
+        select(func.count())
+        .where(or_(LeadMatch.lead_id == Lead.id, LeadMatch.other_lead_id == Lead.id))
+        .scalar_subquery(),
+    )
+
+
+def _summary(
+    lead: Lead, flow_id: str | None, channel: str | None, conversations: int, candidates: int
+) -> LeadSummary:
+    return LeadSummary(
+        id=lead.id,
+        stage=Stage(lead.stage),
+        score=lead.score,
+        tier=lead.tier,
+        contact=LeadContact(lead.name, lead.email, lead.phone, lead.company),
+        flow_id=flow_id,
+        channel=channel,
+        conversations=int(conversations),
+        candidates=int(candidates),
+        created_at=lead.created_at,
+        updated_at=lead.updated_at,
+    )
+
+
+def _cursor(last: LeadSummary) -> str:
+    raw = dumps_json({"at": last.created_at.isoformat(), "id": last.id.hex}).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _read_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        data = loads_json(raw)
+        at = datetime.fromisoformat(data["at"])
+        if at.tzinfo is None:
+            raise ValueError("naive time")
+        return at.astimezone(UTC), uuid.UUID(hex=data["id"])
+    except (binascii.Error, ValueError, TypeError, KeyError) as exc:
+        raise ValueError("not a cursor from a previous page") from exc
 
 
 class SqlFlowVersionStore:
@@ -331,7 +543,7 @@ class SqlFlowVersionStore:
             "source": source,
             "created_at": datetime.now(UTC),
         }
-        dialect = postgresql if self._engine.dialect.name == "postgresql" else sqlite
+        dialect = postgresql_dialect if self._engine.dialect.name == "postgresql" else sqlite_dialect
         statement = dialect.insert(table).values(**values).on_conflict_do_nothing()
         async with self._writer.begin() as conn:
             await conn.execute(statement)

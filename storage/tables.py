@@ -85,7 +85,9 @@ class Lead(Base):
     phone: Mapped[str | None] = mapped_column(String(32))
     company: Mapped[str | None] = mapped_column(String(200))
     merged_into: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("leads.id"))
-    created_at: Mapped[datetime]
+    # The time of the last CRM outcome taken (sal, rejected, won, lost): an older report is stale.
+    outcome_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(index=True)
     updated_at: Mapped[datetime]
 
     identities: Mapped[list[LeadIdentity]] = relationship(back_populates="lead", lazy="raise")
@@ -106,6 +108,48 @@ class LeadIdentity(Base):
     created_at: Mapped[datetime]
 
     lead: Mapped[Lead] = relationship(back_populates="identities", lazy="raise")
+
+
+class LeadMatch(Base):
+    """A candidate match: a conversation of ``lead_id`` typed a contact (e-mail, phone) that
+    ``other_lead_id`` owns. Maybe the same person, maybe someone typing a customer's address:
+    shown to sales, never merged automatically."""
+
+    __tablename__ = "lead_matches"
+    __table_args__ = (UniqueConstraint("lead_id", "other_lead_id", "kind", "value"),)
+
+    id: Mapped[int] = mapped_column(SerialId, primary_key=True, autoincrement=True)
+    lead_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("leads.id"), index=True)
+    other_lead_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("leads.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    value: Mapped[str] = mapped_column(String(320))
+    conversation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("conversations.id"))
+    created_at: Mapped[datetime]
+
+
+class InboundKey(Base):
+    """An idempotency key claimed by the write it came with (a retried web request, a redelivered
+    Telegram update), and that write's result, which a repeat gets back instead of a second turn."""
+
+    __tablename__ = "inbound_keys"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    conversation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("conversations.id"), index=True)
+    result: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+
+
+class Continuation(Base):
+    """A single-use token (kept as its SHA-256) for carrying on with a conversation on another
+    channel."""
+
+    __tablename__ = "continuations"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    conversation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("conversations.id"), index=True)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
 
 
 class FlowVersion(Base):

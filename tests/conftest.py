@@ -10,6 +10,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import asyncpg
@@ -75,17 +76,26 @@ async def _fresh_database(backend: str, tmp_path: Path) -> str:
     return await _create_postgres_database()
 
 
-@pytest.fixture(params=BACKENDS)
-async def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    """A fresh, empty database (no schema) on each backend."""
-    backend: str = request.param
+@asynccontextmanager
+async def fresh_database(backend: str, tmp_path: Path, *, migrated: bool = True) -> AsyncIterator[str]:
+    """The URL of a fresh database on ``backend`` (``sqlite`` or ``postgresql``), built by the
+    migrations unless ``migrated=False``; a PostgreSQL one is dropped afterwards."""
     url = await _fresh_database(backend, tmp_path)
     _backends_ran.add(backend)
     try:
+        if migrated:
+            await asyncio.to_thread(upgrade, url)
         yield url
     finally:
         if backend == "postgresql":
             await _drop_postgres_database(url)
+
+
+@pytest.fixture(params=BACKENDS)
+async def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A fresh, empty database (no schema) on each backend."""
+    async with fresh_database(request.param, tmp_path, migrated=False) as url:
+        yield url
 
 
 @pytest.fixture

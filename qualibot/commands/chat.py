@@ -14,8 +14,6 @@ from typing import Any, TextIO
 
 from flows.model import Reply
 
-CHANNEL = "cli"
-
 
 def add_parser(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
@@ -33,7 +31,8 @@ def add_parser(subparsers: Any) -> None:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="a source fact for engagement scoring, e.g. utm_source=google (repeatable)",
+        help="where the visit came from, for engagement scoring: utm_source=google, utm_medium=cpc, "
+        "referrer=..., page_url=... (repeatable)",
     )
     parser.set_defaults(func=run)
 
@@ -54,6 +53,21 @@ def run(args: argparse.Namespace) -> int:
             return 2
         context[key.strip()] = value.strip()
     return asyncio.run(_chat(settings, args.flow, args.locale, args.resume, context, sys.stdin, sys.stdout))
+
+
+def source_of(context: dict[str, str]) -> Any:
+    """The terminal's ``--context`` pairs as a conversation source: ``utm_source=...`` and the
+    other ``utm_*`` tags, ``referrer``, ``page_url`` and ``deep_link``."""
+    from flows.model import Channel, Source
+
+    utm = {key.removeprefix("utm_"): value for key, value in context.items() if key.startswith("utm_")}
+    return Source(
+        channel=Channel.CLI,
+        page_url=context.get("page_url"),
+        referrer=context.get("referrer"),
+        utm=utm,
+        deep_link=context.get("deep_link"),
+    )
 
 
 def render(reply: Reply, out: TextIO) -> None:
@@ -92,7 +106,6 @@ async def _chat(
     out: TextIO,
 ) -> int:
     from flows.errors import QualibotError
-    from flows.model import Inbound
     from qualibot.wiring import open_app
     from storage.db import SchemaNotMigrated
 
@@ -101,18 +114,16 @@ async def _chat(
             service = app.service
             try:
                 if resume:
-                    conversation_id = resume
-                    replies = await service.handle_message(resume, Inbound(kind="start"))
+                    result = await service.current(resume)
                 else:
-                    started = await service.start_conversation(flow_id, CHANNEL, locale, context)
-                    conversation_id = str(started.conversation_id)
-                    replies = started.replies
+                    result = await service.start_conversation(flow_id, locale, source_of(context))
             except QualibotError as exc:
                 out.write(f"qualibot chat: {exc}\n")
                 return 1
+            conversation_id = str(result.conversation_id)
             out.write(f"conversation {conversation_id}\n\n")
-            last = _show(replies, None, out)
-            while not await _completed(service, conversation_id):
+            last = _show(result.replies, None, out)
+            while not result.done:
                 out.write("> ")
                 out.flush()
                 line = await asyncio.to_thread(stdin.readline)
@@ -121,8 +132,8 @@ async def _chat(
                     return 0
                 if not line.strip():
                     continue
-                replies = await service.handle_message(conversation_id, inbound_for(line.strip(), last))
-                last = _show(replies, last, out)
+                result = await service.handle_message(conversation_id, inbound_for(line.strip(), last))
+                last = _show(result.replies, last, out)
             await _print_score(service, conversation_id, out)
             return 0
     except SchemaNotMigrated as exc:
@@ -137,11 +148,6 @@ def _show(replies: tuple[Reply, ...], last: Reply | None, out: TextIO) -> Reply 
             last = reply
     out.write("\n")
     return last
-
-
-async def _completed(service: Any, conversation_id: str) -> bool:
-    view = await service.get_conversation(conversation_id)
-    return bool(view.conversation.state.completed)
 
 
 async def _print_score(service: Any, conversation_id: str, out: TextIO) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -212,7 +213,7 @@ def test_a_hand_raise_makes_an_mql_an_sql(mini: FlowSpec) -> None:
 
 
 def test_a_knockout_disqualifies_without_a_tier(mini: FlowSpec) -> None:
-    knocked = state(mini, **STRONG).evolve(knockout="student")
+    knocked = replace(state(mini, **STRONG), knockout="student")
     result = score(mini, knocked)
     assert (result.stage, result.tier, result.knockout) == (Stage.DISQUALIFIED, None, "student")
     assert_consistent(result)

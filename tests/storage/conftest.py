@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from flows.catalog import FlowCatalog
 from flows.service import ConversationService
-from storage.repositories import SqlConversationStore, SqlFlowVersionStore
+from storage.repositories import SqlConversationStore, SqlFlowVersionStore, SqlLeadReader
 
 FLOWS = Path(__file__).parent / "flows"
 
@@ -61,9 +61,10 @@ async def make_stack() -> AsyncIterator[StackFactory]:
             catalog.add(_flow_source(version), f"demo_v{version}.yaml")
         store = SqlConversationStore(engine)
         flow_versions = SqlFlowVersionStore(engine)
-        stack = Stack(
-            ConversationService(store, flow_versions, catalog, TickingClock()), store, flow_versions, catalog
+        service = ConversationService(
+            store, flow_versions, catalog, TickingClock(), leads=SqlLeadReader(engine)
         )
+        stack = Stack(service, store, flow_versions, catalog)
         built.append(stack)
         return stack
 

@@ -15,10 +15,11 @@ import sys
 from pathlib import Path
 
 from flows.catalog import FlowCatalog
-from flows.model import Inbound
+from flows.model import Channel, Inbound, Source
+from flows.ports import WEB_VISITOR, Identity
 from flows.service import ConversationService, SystemClock
 from storage.db import check_schema, make_engine
-from storage.repositories import SqlConversationStore, SqlFlowVersionStore
+from storage.repositories import SqlConversationStore, SqlFlowVersionStore, SqlLeadReader
 
 FLOW = Path(__file__).parent / "flows" / "demo_v1.yaml"
 FLOW_ID = "storage_demo"
@@ -35,10 +36,14 @@ async def main(url: str, command: str, args: list[str]) -> None:
     catalog = FlowCatalog()
     catalog.add(FLOW.read_text(encoding="utf-8"))
     store = SqlConversationStore(engine)
-    service = ConversationService(store, SqlFlowVersionStore(engine), catalog, SystemClock())
+    service = ConversationService(
+        store, SqlFlowVersionStore(engine), catalog, SystemClock(), leads=SqlLeadReader(engine)
+    )
     try:
         if command == "start":
-            started = await service.start_conversation(FLOW_ID, "web", "en", {"visitor_id": "crash"})
+            started = await service.start_conversation(
+                FLOW_ID, "en", Source(channel=Channel.WEB), identity=Identity(WEB_VISITOR, "crash")
+            )
             _say(f"started {started.conversation_id}")
         elif command == "answer":
             cid, answers = args[0], args[1:]
@@ -47,8 +52,8 @@ async def main(url: str, command: str, args: list[str]) -> None:
                 _say(f"saved {n} {answer}")
                 await asyncio.sleep(0.2)
         elif command == "resume":
-            replies = await service.handle_message(args[0], Inbound(kind="start"))
-            _say(f"question {replies[-1].question_id}")
+            current = await service.current(args[0])
+            _say(f"question {current.question_id}")
     finally:
         await store.aclose()
         await engine.dispose()

@@ -14,7 +14,7 @@ from flows.catalog import FlowCatalog
 from flows.model import Inbound, Stage
 from flows.service import ConversationService, SystemClock
 from storage.db import make_engine
-from storage.repositories import SqlConversationStore, SqlFlowVersionStore
+from storage.repositories import SqlConversationStore, SqlFlowVersionStore, SqlLeadReader
 from storage.tables import OutboxEvent
 
 WORKER = Path(__file__).parent / "crash_worker.py"
@@ -58,7 +58,9 @@ async def test_killed_mid_conversation_loses_no_saved_answer(database_url: str) 
     catalog = FlowCatalog()
     catalog.add((Path(__file__).parent / "flows" / "demo_v1.yaml").read_text(encoding="utf-8"))
     store = SqlConversationStore(engine)
-    service = ConversationService(store, SqlFlowVersionStore(engine), catalog, SystemClock())
+    service = ConversationService(
+        store, SqlFlowVersionStore(engine), catalog, SystemClock(), leads=SqlLeadReader(engine)
+    )
     try:
         state = (await service.get_conversation(cid)).conversation.state
         assert state.answers["budget"].value == ["large"]

@@ -17,16 +17,9 @@ from storage.db import SCHEMA_REVISION, SchemaNotMigrated, check_schema, make_en
 from storage.migrations import downgrade, head_revision, upgrade
 from storage.tables import Base
 
-TABLES = {
-    "leads",
-    "lead_identities",
-    "conversations",
-    "messages",
-    "score_snapshots",
-    "engagement_events",
-    "flow_versions",
-    "outbox_events",
-}
+# Every table the code maps: the migrations must create exactly these (and compare_metadata below
+# checks their columns, indexes and constraints).
+TABLES = set(Base.metadata.tables)
 
 
 def _tables(conn: Connection) -> set[str]:

@@ -13,13 +13,15 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from flows.errors import ConversationNotFound, FlowNotFound, InvalidLocale
-from flows.model import Inbound, Stage
+from flows.model import Channel, Inbound, Source, Stage, TurnResult
+from flows.ports import TELEGRAM, WEB_VISITOR, Identity
 from storage.db import make_engine
 from storage.tables import (
     Conversation,
     EngagementEvent,
     Lead,
     LeadIdentity,
+    LeadMatch,
     Message,
     OutboxEvent,
     ScoreSnapshotRow,
@@ -49,6 +51,19 @@ async def _count(engine: AsyncEngine, model: Any, **where: Any) -> int:
         return int((await conn.execute(query)).scalar_one())
 
 
+async def _web(stack: Stack, visitor: str | None = None, locale: str = "en", **source: Any) -> TurnResult:
+    identity = Identity(WEB_VISITOR, visitor) if visitor is not None else None
+    return await stack.service.start_conversation(
+        FLOW_ID, locale, Source(channel=Channel.WEB, **source), identity=identity
+    )
+
+
+async def _telegram(stack: Stack, user: int) -> TurnResult:
+    return await stack.service.start_conversation(
+        FLOW_ID, "ru", Source(channel=Channel.TELEGRAM), identity=Identity(TELEGRAM, str(user))
+    )
+
+
 async def _answer_all(stack: Stack, cid: uuid.UUID, email: str = EMAIL) -> None:
     for inbound in ANSWERS:
         await stack.service.handle_message(cid, inbound)
@@ -56,9 +71,7 @@ async def _answer_all(stack: Stack, cid: uuid.UUID, email: str = EMAIL) -> None:
 
 
 async def test_full_conversation_to_mql_writes_one_outbox_row(stack: Stack, engine: AsyncEngine) -> None:
-    started = await stack.service.start_conversation(
-        FLOW_ID, "web", "en", {"visitor_id": "v-1", "utm_source": "newsletter", "referrer": "https://x.test/"}
-    )
+    started = await _web(stack, "v-1", utm={"source": "newsletter"}, referrer="https://x.test/")
     assert started.returning is False
     assert [r.text for r in started.replies] == ["Hello!", "What is your budget?"]
     cid = started.conversation_id
@@ -84,15 +97,22 @@ async def test_full_conversation_to_mql_writes_one_outbox_row(stack: Stack, engi
     outbox = await _rows(engine, OutboxEvent)
     assert [row["type"] for row in outbox] == ["lead.mql"]
     payload = outbox[0]["payload"]
-    assert payload["lead_id"] == str(started.lead_id)
-    assert payload["conversation_id"] == str(cid)
+    assert payload["type"] == "lead.mql"
+    assert payload["lead"] == {
+        "id": str(started.lead_id),
+        "stage": "mql",
+        "previous_stage": "in_progress",
+        "score": 80,
+        "tier": "A",
+    }
+    assert payload["contact"]["email"] == EMAIL.lower()
+    assert payload["conversation"]["id"] == str(cid)
+    assert payload["conversation"]["flow"] == {"id": FLOW_ID, "version": 1, "framework": "BANT"}
     assert set(payload["answers"]) == {"budget", "role", "timing", "email"}
     assert payload["answers"]["budget"]["value"] == ["large"]
     assert payload["answers"]["role"]["question"] == "Who decides?"
-    assert payload["score"] == 80
-    assert payload["tier"] == "A"
-    assert payload["stage"] == "mql"
-    assert sum(line["points"] for line in payload["score_breakdown"]) == 80
+    assert (payload["score"]["total"], payload["score"]["tier"]) == (80, "A")
+    assert sum(line["points"] for line in payload["score"]["breakdown"]) == 80
     assert payload["source"]["utm_source"] == "newsletter"
     assert payload["source"]["referrer"] == "https://x.test/"
     assert outbox[0]["status"] == "pending"
@@ -114,9 +134,7 @@ async def test_full_conversation_to_mql_writes_one_outbox_row(stack: Stack, engi
 async def test_a_failure_during_the_save_leaves_neither_stage_nor_outbox(
     stack: Stack, engine: AsyncEngine
 ) -> None:
-    cid = (
-        await stack.service.start_conversation(FLOW_ID, "web", "en", {"visitor_id": "v-2"})
-    ).conversation_id
+    cid = (await _web(stack, "v-2")).conversation_id
     for inbound in ANSWERS:
         await stack.service.handle_message(cid, inbound)
     before = await stack.service.get_conversation(cid)
@@ -152,21 +170,20 @@ async def test_a_failure_during_the_save_leaves_neither_stage_nor_outbox(
 
 
 async def test_knocked_out_lead_is_handed_off_as_disqualified(stack: Stack, engine: AsyncEngine) -> None:
-    cid = (
-        await stack.service.start_conversation(FLOW_ID, "telegram", "ru", {"telegram_user_id": 5})
-    ).conversation_id
-    replies = await stack.service.handle_message(cid, Inbound.tap("none"))
-    assert [r.text for r in replies] == ["Жаль, без бюджета не выйдет."]
+    cid = (await _telegram(stack, 5)).conversation_id
+    result = await stack.service.handle_message(cid, Inbound.tap("none"))
+    assert [r.text for r in result.replies] == ["Жаль, без бюджета не выйдет."]
+    assert result.done
     outbox = await _rows(engine, OutboxEvent)
     assert [row["type"] for row in outbox] == ["lead.disqualified"]
-    assert outbox[0]["payload"]["knockout"] == "no_budget"
+    assert outbox[0]["payload"]["conversation"]["knockout"] == "no_budget"
     assert outbox[0]["payload"]["source"]["channel"] == "telegram"
 
 
 async def test_returning_lead_by_telegram_id(stack: Stack) -> None:
-    first = await stack.service.start_conversation(FLOW_ID, "telegram", "ru", {"telegram_user_id": 4242})
-    second = await stack.service.start_conversation(FLOW_ID, "telegram", "ru", {"telegram_user_id": "4242"})
-    other = await stack.service.start_conversation(FLOW_ID, "telegram", "ru", {"telegram_user_id": 4243})
+    first = await _telegram(stack, 4242)
+    second = await _telegram(stack, 4242)
+    other = await _telegram(stack, 4243)
     assert second.lead_id == first.lead_id
     assert second.conversation_id != first.conversation_id
     assert second.returning
@@ -178,46 +195,49 @@ async def test_returning_lead_by_telegram_id(stack: Stack) -> None:
     assert state.facts["channel"] == "telegram"
 
 
-async def test_returning_lead_by_email_is_merged(stack: Stack, engine: AsyncEngine) -> None:
-    web = await stack.service.start_conversation(FLOW_ID, "web", "en", {"visitor_id": "browser-1"})
+async def test_a_typed_email_of_another_lead_never_merges_it(stack: Stack, engine: AsyncEngine) -> None:
+    web = await _web(stack, "browser-1")
     await _answer_all(stack, web.conversation_id)
-    tg = await stack.service.start_conversation(FLOW_ID, "telegram", "ru", {"telegram_user_id": 777})
+    tg = await _telegram(stack, 777)
     assert tg.lead_id != web.lead_id
 
     await _answer_all(stack, tg.conversation_id, email=EMAIL.upper())
 
-    merged = await stack.service.get_conversation(tg.conversation_id)
-    assert merged.conversation.lead_id == web.lead_id
+    kept = await stack.service.get_conversation(tg.conversation_id)
+    assert kept.conversation.lead_id == tg.lead_id
     owners = {(row["kind"], row["value"]): row["lead_id"] for row in await _rows(engine, LeadIdentity)}
     assert owners == {
         ("web_visitor", "browser-1"): web.lead_id,
         ("email", EMAIL.lower()): web.lead_id,
-        ("telegram", "777"): web.lead_id,
+        ("telegram", "777"): tg.lead_id,
     }
-    assert (await _rows(engine, Lead, id=tg.lead_id))[0]["merged_into"] == web.lead_id
-    again = await stack.service.start_conversation(FLOW_ID, "telegram", "ru", {"telegram_user_id": 777})
-    assert again.lead_id == web.lead_id
+    assert (await _rows(engine, Lead, id=tg.lead_id))[0]["merged_into"] is None
+    matches = await _rows(engine, LeadMatch)
+    assert [(m["lead_id"], m["other_lead_id"], m["kind"]) for m in matches] == [
+        (tg.lead_id, web.lead_id, "email")
+    ]
+    again = await _telegram(stack, 777)
+    assert again.lead_id == tg.lead_id
     assert again.returning
     handoffs = await _rows(engine, OutboxEvent)
-    assert {row["payload"]["lead_id"] for row in handoffs} == {str(web.lead_id)}
-    assert len(handoffs) == 2
+    assert sorted(row["lead_id"] for row in handoffs) == sorted([web.lead_id, tg.lead_id])
 
 
 async def test_a_conversation_keeps_the_flow_version_it_started_on(
     stack: Stack, engine: AsyncEngine, make_stack: StackFactory, flow_source: Callable[[int], str]
 ) -> None:
-    old = await stack.service.start_conversation(FLOW_ID, "web", "en", {"visitor_id": "pin"})
+    old = await _web(stack, "pin")
     stack.catalog.add(flow_source(2), "demo_v2.yaml")
 
-    new = await stack.service.start_conversation(FLOW_ID, "web", "en", {"visitor_id": "pin-2"})
+    new = await _web(stack, "pin-2")
     assert new.replies[-1].text == "What budget do you have (v2)?"
-    resent = await stack.service.handle_message(old.conversation_id, Inbound(kind="start"))
-    assert resent[-1].text == "What is your budget?"
+    resent = await stack.service.current(old.conversation_id)
+    assert resent.replies[-1].text == "What is your budget?"
 
     # A new process that only knows version 2 still continues the old conversation on version 1.
     fresh = make_stack(engine, 2)
-    resent = await fresh.service.handle_message(old.conversation_id, Inbound(kind="start"))
-    assert resent[-1].text == "What is your budget?"
+    resent = await fresh.service.current(old.conversation_id)
+    assert resent.replies[-1].text == "What is your budget?"
     await fresh.service.handle_message(old.conversation_id, Inbound.tap("large"))
     view = await fresh.service.get_conversation(old.conversation_id)
     assert view.conversation.flow_version == 1
@@ -230,13 +250,14 @@ async def test_a_conversation_keeps_the_flow_version_it_started_on(
 
 
 async def test_engagement_events_are_recorded(stack: Stack, engine: AsyncEngine) -> None:
-    cid = (await stack.service.start_conversation(FLOW_ID, "web", "en", {"visitor_id": "ev"})).conversation_id
-    replies = await stack.service.handle_message(
-        cid, Inbound(kind="event", name="page_view", data={"path": "/pricing"})
+    cid = (await _web(stack, "ev")).conversation_id
+    result = await stack.service.handle_message(
+        cid, Inbound(kind="event", name="page_view", data={"path": "/pricing", "title": "Цены", "x": [1]})
     )
-    assert replies == ()
+    assert result.replies == ()
+    assert result.question_id == "budget"
     rows = await _rows(engine, EngagementEvent, conversation_id=cid)
-    assert [(r["name"], r["data"]) for r in rows] == [("page_view", {"path": "/pricing"})]
+    assert [(r["name"], r["data"]) for r in rows] == [("page_view", {"path": "/pricing", "title": "Цены"})]
     state = (await stack.service.get_conversation(cid)).conversation.state
     assert state.facts["pages_seen"] == 1
     assert state.facts["last_page"] == "/pricing"
@@ -248,16 +269,23 @@ async def test_unknown_things_are_typed_errors(stack: Stack) -> None:
     with pytest.raises(ConversationNotFound):
         await stack.service.get_conversation("not-a-uuid")
     with pytest.raises(FlowNotFound):
-        await stack.service.start_conversation("nope", "web", "en")
+        await stack.service.start_conversation("nope", "en", Source(channel=Channel.WEB))
     with pytest.raises(InvalidLocale):
-        await stack.service.start_conversation(FLOW_ID, "web", "de")
+        await _web(stack, locale="de")
 
 
-async def test_markup_is_not_stored_in_the_transcript(stack: Stack, engine: AsyncEngine) -> None:
-    cid = (await stack.service.start_conversation(FLOW_ID, "web", "en")).conversation_id
-    await stack.service.handle_message(cid, Inbound.typed("<script>alert(1)</script>large"))
+async def test_markup_is_kept_as_text_and_never_understood_as_markup(
+    stack: Stack, engine: AsyncEngine
+) -> None:
+    cid = (await _web(stack)).conversation_id
+    sent = "<script>alert(1)</script>Large"
+    result = await stack.service.handle_message(cid, Inbound.typed(sent))
+    assert result.question_id == "role"
     texts = [r["text"] for r in await _rows(engine, Message, conversation_id=cid, direction="in")]
-    assert all("<script>" not in t for t in texts)
+    assert texts == ["", sent]  # what the person sent, as text: every renderer escapes it
+    answer = (await stack.service.get_conversation(cid)).conversation.state.answers["budget"]
+    assert answer.raw == "Large"  # the answer is read from the cleaned text
+    assert answer.value == ["large"]
 
 
 async def test_fifty_concurrent_messages_at_one_conversation(
@@ -267,7 +295,7 @@ async def test_fifty_concurrent_messages_at_one_conversation(
     engines = [engine, make_engine(database_url), make_engine(database_url)]
     stacks = [make_stack(e) for e in engines]
     try:
-        started = await stacks[0].service.start_conversation(FLOW_ID, "web", "en", {"visitor_id": "busy"})
+        started = await _web(stacks[0], "busy")
         cid = started.conversation_id
         paths = [f"/page/{i}" for i in range(50)]
         await asyncio.gather(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,10 +16,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from flows.catalog import source_sha256
 from flows.errors import ConcurrentUpdate, ConversationNotFound, FlowVersionConflict
 from flows.model import Answer, ConversationState, Stage
-from flows.ports import Identity, MessageRecord, NewConversation, StoredConversation, TurnWrite
+from flows.ports import (
+    Identity,
+    LeadClaim,
+    MessageRecord,
+    NewConversation,
+    RandomIds,
+    StoredConversation,
+    TurnWrite,
+)
 from storage.db import make_engine
 from storage.repositories import SqlConversationStore, SqlFlowVersionStore
-from storage.writer import RandomIds
 
 FLOW_ID = "storage_demo"
 AT = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -30,9 +38,17 @@ async def _record_flow(engine: AsyncEngine) -> None:
 
 
 def _new(visitor: str, *, flow_version: int = 1) -> NewConversation:
-    state = ConversationState(flow_id=FLOW_ID, flow_version=flow_version, locale="en", state="budget")
+    state = ConversationState(
+        flow_id=FLOW_ID,
+        flow_version=flow_version,
+        locale="en",
+        state="budget",
+        stage=Stage.IN_PROGRESS,
+        version=1,
+    )
     return NewConversation(
         id=uuid.uuid4(),
+        lead_id=uuid.uuid4(),
         channel="web",
         state=state,
         identities=(Identity("web_visitor", visitor),),
@@ -42,7 +58,8 @@ def _new(visitor: str, *, flow_version: int = 1) -> NewConversation:
 
 
 def _turn(stored: StoredConversation, answer: str, *, expected: int | None = None) -> TurnWrite:
-    state = stored.state.evolve(answers={**stored.state.answers, answer: Answer(answer, answer, answer)})
+    answers = {**stored.state.answers, answer: Answer(answer, answer, answer)}
+    state = replace(stored.state, answers=answers, version=stored.version + 1)
     return TurnWrite(
         conversation_id=stored.id,
         expected_version=stored.version if expected is None else expected,
@@ -52,6 +69,7 @@ def _turn(stored: StoredConversation, answer: str, *, expected: int | None = Non
             MessageRecord("out", "reply", "ok", {"text": "ok"}),
         ),
         at=stored.updated_at + timedelta(seconds=1),
+        claim=LeadClaim(Stage.IN_PROGRESS),
     )
 
 
@@ -84,7 +102,6 @@ def _replace_id(stored: StoredConversation) -> StoredConversation:
         channel=stored.channel,
         flow_id=stored.flow_id,
         flow_version=stored.flow_version,
-        version=stored.version,
         state=stored.state,
         created_at=stored.created_at,
         updated_at=stored.updated_at,
@@ -173,10 +190,17 @@ async def test_stage_and_state_round_trip(engine: AsyncEngine) -> None:
     store = SqlConversationStore(engine)
     try:
         created = await store.create(_new("rt"))
-        done = created.state.evolve(
-            state="done", stage=Stage.MQL, score=77, tier="A", facts={"utm_source": "g"}
+        done = replace(
+            created.state,
+            state="done",
+            stage=Stage.MQL,
+            score=77,
+            tier="A",
+            facts={"utm_source": "g"},
+            version=2,
         )
-        turn = TurnWrite(created.id, 1, done, (), AT + timedelta(minutes=1))
+        claim = LeadClaim(Stage.MQL, score=77, tier="A", completed=True, handoff={"answers": {}})
+        turn = TurnWrite(created.id, 1, done, (), AT + timedelta(minutes=1), claim)
         await store.save_turn(turn)
         store.forget(created.id)
         loaded = await store.load(created.id)
