@@ -17,7 +17,7 @@ def loaded(state: ConversationState) -> ConversationState:
     return ConversationState.from_json(json.loads(json.dumps(state.to_json())))
 
 
-def test_loaded_states_share_ids_keys_and_codes_and_equal_the_original() -> None:
+def test_loaded_states_equal_the_original() -> None:
     original = ConversationState(
         "mini",
         1,
@@ -33,14 +33,8 @@ def test_loaded_states_share_ids_keys_and_codes_and_equal_the_original() -> None
     first, second = loaded(original), loaded(original)
     assert first == original
     assert second == original
-    assert first.path[2] is second.path[2] is first.state is second.state
-    assert next(iter(first.answers)) is next(iter(second.answers)) is first.answers["budget"].question_id
-    assert first.answers["need"].value[1] is second.answers["need"].value[1]
-    first_money: dict[str, Any] = first.answers["budget"].value
-    second_money: dict[str, Any] = second.answers["budget"].value
-    assert [*first_money][2] is [*second_money][2]
-    assert first_money["currency"] is second_money["currency"]
-    assert first.facts["utm_source"] is second.facts["utm_source"]
+    money: dict[str, Any] = first.answers["budget"].value
+    assert list(money) == ["min", "max", "currency"]
 
 
 def test_typed_text_of_a_loaded_state_is_kept_as_it_was() -> None:
