@@ -5,7 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.settings import TelegramSettings
 
 DEFAULT_DATA_DIR = Path("data")
 
@@ -19,3 +22,4 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["console", "json"] = "console"
     flows_dir: Path | None = None
+    telegram: TelegramSettings = Field(default_factory=TelegramSettings)
