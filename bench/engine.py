@@ -23,10 +23,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from flows.compiled import CompiledFlow, compile_flow
 from flows.engine import step
 from flows.machine import build_machine
 from flows.model import ConversationState, Inbound, Reply
-from flows.spec import LIBRARY, FlowSpec, QuestionKind, library_path, load_library_flow, tr
+from flows.spec import LIBRARY, QuestionKind, library_path, load_library_flow, tr
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 STATES = 10_000
@@ -47,10 +48,10 @@ TYPED = {
 }
 
 
-def _answer(spec: FlowSpec, reply: Reply, turn: int, buttons_only: bool) -> Inbound:
+def _answer(flow: CompiledFlow, reply: Reply, turn: int, buttons_only: bool) -> Inbound:
     """Tap the first button that keeps the lead in on even turns (on every turn with
     ``buttons_only``), type the answer otherwise and where there are no buttons."""
-    question = spec.question_by_id[reply.question_id or ""]
+    question = flow.spec.question_by_id[reply.question_id or ""]
     tap = buttons_only or turn % 2 == 0
     safe = [o for o in question.options if o.knockout is None]
     if question.kind in (QuestionKind.CHOICE, QuestionKind.MULTI_CHOICE) and safe:
@@ -63,12 +64,12 @@ def _answer(spec: FlowSpec, reply: Reply, turn: int, buttons_only: bool) -> Inbo
     return Inbound.typed(TYPED[question.kind])
 
 
-def script_for(spec: FlowSpec, buttons_only: bool = False) -> list[Inbound]:
+def script_for(flow: CompiledFlow, buttons_only: bool = False) -> list[Inbound]:
     """One full conversation's inputs: start and the answers; the mixed script also has one
     miss and one "back" on the way."""
-    state = ConversationState(spec.id, spec.version, "ru")
+    state = ConversationState(flow.id, flow.version, "ru")
     script = [Inbound(kind="start")]
-    turn = step(state, script[0], spec, NOW)
+    turn = step(state, script[0], flow, NOW)
     extras = [] if buttons_only else [Inbound.typed("не знаю, сложно сказать"), Inbound.typed("назад")]
     n = 0
     while not turn.state.completed:
@@ -76,31 +77,31 @@ def script_for(spec: FlowSpec, buttons_only: bool = False) -> list[Inbound]:
         if extras and n in (2, 4):
             inbound = extras.pop(0)
         else:
-            inbound = _answer(spec, turn.replies[-1], n, buttons_only)
+            inbound = _answer(flow, turn.replies[-1], n, buttons_only)
         script.append(inbound)
-        turn = step(turn.state, inbound, spec, NOW)
+        turn = step(turn.state, inbound, flow, NOW)
         if n > 200:
-            raise RuntimeError(f"{spec.id}: the scripted conversation does not end")
+            raise RuntimeError(f"{flow.id}: the scripted conversation does not end")
     return script
 
 
-def run_conversation(spec: FlowSpec, script: list[Inbound], facts: dict[str, Any]) -> ConversationState:
-    state = ConversationState(spec.id, spec.version, "ru", facts=facts)
+def run_conversation(flow: CompiledFlow, script: list[Inbound], facts: dict[str, Any]) -> ConversationState:
+    state = ConversationState(flow.id, flow.version, "ru", facts=facts)
     for inbound in script:
-        state = step(state, inbound, spec, NOW).state
+        state = step(state, inbound, flow, NOW).state
     return state
 
 
-def throughput(spec: FlowSpec, script: list[Inbound], seconds: float) -> tuple[float, float]:
+def throughput(flow: CompiledFlow, script: list[Inbound], seconds: float) -> tuple[float, float]:
     """Best and median conversations per second over ``ROUNDS`` rounds of ``seconds`` each."""
-    run_conversation(spec, script, {})
+    run_conversation(flow, script, {})
     rates = []
     for _ in range(ROUNDS):
         done = 0
         started = time.perf_counter()
         while time.perf_counter() - started < seconds:
             for _ in range(10):
-                run_conversation(spec, script, {"utm_source": "google"})
+                run_conversation(flow, script, {"utm_source": "google"})
             done += 10
         rates.append(done / (time.perf_counter() - started))
     return max(rates), statistics.median(rates)
@@ -119,14 +120,14 @@ def measured(build: Callable[[], Any]) -> tuple[Any, int]:
     return made, grown
 
 
-def state_memory(spec: FlowSpec, script: list[Inbound]) -> tuple[int, int, int]:
+def state_memory(flow: CompiledFlow, script: list[Inbound]) -> tuple[int, int, int]:
     """Bytes per 10k states held between turns (half-way through the conversation): as ``step``
     leaves them (traced on ``STEPPED_SAMPLE`` conversations and scaled, since tracing slows the
     engine), as loaded from their JSON, and the JSON text itself."""
     middle = script[: len(script) // 2]
 
     def from_steps() -> list[ConversationState]:
-        return [run_conversation(spec, middle, {"utm_source": "google"}) for _ in range(STEPPED_SAMPLE)]
+        return [run_conversation(flow, middle, {"utm_source": "google"}) for _ in range(STEPPED_SAMPLE)]
 
     sample, stepped = measured(from_steps)
     encoded = [json.dumps(sample[i % STEPPED_SAMPLE].to_json(), ensure_ascii=False) for i in range(STATES)]
@@ -136,14 +137,16 @@ def state_memory(spec: FlowSpec, script: list[Inbound]) -> tuple[int, int, int]:
     return stepped * STATES // STEPPED_SAMPLE, loaded, as_json
 
 
-def machine_baseline(spec: FlowSpec) -> tuple[float, int]:
+def machine_baseline(flow: CompiledFlow) -> tuple[float, int]:
     """Seconds per Machine create, and bytes per 10k machines (traced on a sample and scaled)."""
-    build_machine(spec)
+    ids = [q.id for q in flow.questions]
+    asks = {q.id: q.ask_if for q in flow.questions if q.ask_if is not None}
+    build_machine(ids, asks)
     started = time.perf_counter()
     for _ in range(MACHINE_SAMPLE):
-        build_machine(spec)
+        build_machine(ids, asks)
     per_create = (time.perf_counter() - started) / MACHINE_SAMPLE
-    _, sample = measured(lambda: [build_machine(spec) for _ in range(MACHINE_SAMPLE)])
+    _, sample = measured(lambda: [build_machine(ids, asks) for _ in range(MACHINE_SAMPLE)])
     return per_create, sample * STATES // MACHINE_SAMPLE
 
 
@@ -151,15 +154,15 @@ def mb(size: int) -> str:
     return f"{size / 1_000_000:.1f} MB"
 
 
-def bench(spec: FlowSpec, seconds: float) -> None:
-    script = script_for(spec)
-    best, median = throughput(spec, script, seconds)
-    taps = script_for(spec, buttons_only=True)
-    taps_best, _ = throughput(spec, taps, seconds)
-    stepped, loaded, as_json = state_memory(spec, script)
-    per_create, machines = machine_baseline(spec)
+def bench(flow: CompiledFlow, seconds: float) -> None:
+    script = script_for(flow)
+    best, median = throughput(flow, script, seconds)
+    taps = script_for(flow, buttons_only=True)
+    taps_best, _ = throughput(flow, taps, seconds)
+    stepped, loaded, as_json = state_memory(flow, script)
+    per_create, machines = machine_baseline(flow)
     per_turn = 1 / (best * len(script))
-    print(f"\n{spec.id}: {len(spec.questions)} questions, {len(script)} turns per scripted conversation")
+    print(f"\n{flow.id}: {len(flow.questions)} questions, {len(script)} turns per scripted conversation")
     print(f"  conversations/s          {best:>10,.0f}   (median of {ROUNDS} rounds {median:,.0f})")
     print(f"  turns/s                  {best * len(script):>10,.0f}   ({per_turn * 1e6:.1f} µs per turn)")
     taps_turns = taps_best * len(taps)
@@ -189,7 +192,7 @@ def main() -> None:
         f"load average {load:.1f} on {os.cpu_count()} cores (figures drop when other work shares the cores)"
     )
     for flow_id in chosen:
-        bench(load_library_flow(flow_id), args.seconds)
+        bench(compile_flow(load_library_flow(flow_id)), args.seconds)
 
 
 if __name__ == "__main__":

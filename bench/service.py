@@ -122,16 +122,16 @@ async def run_service(
 def engine_cost(turns: int) -> float:
     """Microseconds of pure ``engine.step`` per turn (the same visitor behaviour, no storage)."""
     catalog = FlowCatalog()
-    spec = catalog.add(library_path(FLOW).read_text(encoding="utf-8")).spec
+    flow = catalog.add(library_path(FLOW).read_text(encoding="utf-8")).flow
     rng = random.Random(0)
     now = datetime.now(UTC)
-    fresh = ConversationState(flow_id=spec.id, flow_version=spec.version, locale="ru")
-    turn = flow_engine.step(fresh, Inbound(kind="start"), spec, now)
+    fresh = ConversationState(flow_id=flow.id, flow_version=flow.version, locale="ru")
+    turn = flow_engine.step(fresh, Inbound(kind="start"), flow, now)
     began = time.perf_counter()
     for _ in range(turns):
-        turn = flow_engine.step(turn.state, next_inbound(turn.replies[-1], rng, 0), spec, now)
+        turn = flow_engine.step(turn.state, next_inbound(turn.replies[-1], rng, 0), flow, now)
         if turn.replies and turn.replies[-1].question_id is None:
-            turn = flow_engine.step(fresh, Inbound(kind="start"), spec, now)
+            turn = flow_engine.step(fresh, Inbound(kind="start"), flow, now)
     return (time.perf_counter() - began) / turns * 1e6
 
 

@@ -1,20 +1,26 @@
-"""The flows the service runs, in memory: the current spec of each flow id, and every exact
-version a conversation started on (a conversation keeps its version while the file moves on)."""
+"""The flows the service runs, in memory: the current version of each flow id, and every exact
+version a conversation started on (a conversation keeps its version while the file moves on).
+Each version is compiled once, when it is added (``flows.compiled``)."""
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
 
+from flows.compiled import CompiledFlow, compile_flow
 from flows.errors import FlowNotFound, FlowVersionConflict
 from flows.spec import FlowSpec, parse_flow
 
 
 @dataclass(frozen=True, slots=True)
 class FlowEntry:
-    spec: FlowSpec
+    flow: CompiledFlow
     source: str
     sha256: str
+
+    @property
+    def spec(self) -> FlowSpec:
+        return self.flow.spec
 
     @property
     def key(self) -> tuple[str, int]:
@@ -44,12 +50,13 @@ class FlowCatalog:
 
     def _entry(self, source: str, file: str) -> FlowEntry:
         spec = parse_flow(source, file)
-        entry = FlowEntry(spec=spec, source=source, sha256=source_sha256(source))
-        known = self._versions.get(entry.key)
+        sha256 = source_sha256(source)
+        known = self._versions.get((spec.id, spec.version))
         if known is not None:
-            if known.sha256 != entry.sha256:
+            if known.sha256 != sha256:
                 raise FlowVersionConflict(spec.id, spec.version)
             return known
+        entry = FlowEntry(flow=compile_flow(spec), source=source, sha256=sha256)
         self._versions[entry.key] = entry
         return entry
 
@@ -61,9 +68,6 @@ class FlowCatalog:
 
     def version(self, flow_id: str, version: int) -> FlowEntry | None:
         return self._versions.get((flow_id, version))
-
-    def flow_ids(self) -> tuple[str, ...]:
-        return tuple(sorted(self._current))
 
     def is_recorded(self, entry: FlowEntry) -> bool:
         return entry.key in self._recorded

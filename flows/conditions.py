@@ -240,7 +240,7 @@ def _never(answers: Mapping[str, Answer], facts: Mapping[str, Any]) -> bool:
 def matches(cond: Condition, spec: FlowSpec, answers: Mapping[str, Answer], facts: Mapping[str, Any]) -> bool:
     """Whether ``cond`` holds for these answers and facts (see the module docstring).
 
-    Hot paths keep the :func:`predicate` (``flows.machine`` caches one per condition of a spec)."""
+    Hot paths keep the :func:`predicate` (``flows.compiled`` holds one per condition of a flow)."""
     return predicate(cond, spec)(answers, facts)
 
 
@@ -250,21 +250,3 @@ def fact_names(cond: Condition) -> tuple[str, ...]:
     for sub in (*(cond.all or ()), *(cond.any or ()), *((cond.not_,) if cond.not_ else ())):
         names.extend(n for n in fact_names(sub) if n not in names)
     return tuple(names)
-
-
-def answer_knockout(spec: FlowSpec, question: Question, answer: Answer) -> str | None:
-    """The knock-out an answer triggers by itself: its option's or band's, or the question's own
-    when the answer ended up not understood (a skip never knocks out)."""
-    if answer.understood and not answer.skipped:
-        chosen = chosen_ids(question, answer)
-        for option in question.options:
-            if option.knockout is not None and option.id in chosen:
-                return option.knockout
-        number = numeric_value(spec, question, answer) if question.bands else None
-        if number is not None:
-            band = next((b for b in question.bands if b.contains(number)), None)
-            if band is not None and band.knockout is not None:
-                return band.knockout
-    elif not answer.skipped and question.knockout is not None:
-        return question.knockout
-    return None

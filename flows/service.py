@@ -29,6 +29,7 @@ from typing import Any
 
 from flows import engine
 from flows.catalog import FlowCatalog, FlowEntry
+from flows.compiled import CompiledFlow
 from flows.errors import (
     ConcurrentUpdate,
     ContinuationInvalid,
@@ -77,7 +78,7 @@ from flows.spec import FlowSpec, QuestionKind, tr
 
 __all__ = ["Continuation", "ConversationService", "Progress", "SystemClock", "TurnResult"]
 
-Step = Callable[[ConversationState, Inbound, FlowSpec, datetime], Turn]
+Step = Callable[[ConversationState, Inbound, CompiledFlow, datetime], Turn]
 
 # The transcript keeps what a person sent as text, up to this many characters (the rest is cut);
 # characters no database can store (NUL, lone surrogates) are dropped. Renderers escape it.
@@ -209,9 +210,9 @@ class ConversationService:
         state = ConversationState(flow_id=spec.id, flow_version=spec.version, locale=locale, facts=facts)
         now = self._clock.now()
         start = Inbound(kind="start")
-        turn = self._step(state, start, spec, now)
+        turn = self._step(state, start, entry.flow, now)
         new_lead = self._new_id()
-        result = _result(self._new_id(), lead_id or new_lead, turn.state, turn, spec)
+        result = _result(self._new_id(), lead_id or new_lead, turn.state, turn, entry.flow)
         result = replace(result, returning=lead_id is not None)
         new = NewConversation(
             id=result.conversation_id,
@@ -243,13 +244,13 @@ class ConversationService:
                     return replayed
             for attempt in range(self._max_attempts):
                 stored = await self._load(cid)
-                spec = await self._spec(stored.flow_id, stored.flow_version)
+                flow = await self._flow(stored.flow_id, stored.flow_version)
                 now = self._clock.now()
-                turn = self._step(stored.state, inbound, spec, now)
-                result = _result(cid, stored.lead_id, turn.state, turn, spec)
+                turn = self._step(stored.state, inbound, flow, now)
+                result = _result(cid, stored.lead_id, turn.state, turn, flow)
                 if turn.state is stored.state:
                     return result  # nothing changed: nothing to save
-                write = turn_write(stored, inbound, turn, spec, now, key, result)
+                write = turn_write(stored, inbound, turn, flow.spec, now, key, result)
                 try:
                     saved = await self._store.save_turn(write)
                 except ConcurrentUpdate:
@@ -266,8 +267,8 @@ class ConversationService:
         """What is waiting in a conversation (its current question, or its closing), shown again;
         nothing is written. For a channel that resumes (a reload, Telegram's /start)."""
         stored = await self._load(parse_conversation_id(conversation_id))
-        spec = await self._spec(stored.flow_id, stored.flow_version)
-        return self._current(stored, spec)
+        flow = await self._flow(stored.flow_id, stored.flow_version)
+        return self._current(stored, flow)
 
     async def get_conversation(self, conversation_id: uuid.UUID | str) -> ConversationView:
         """State, transcript (both directions), the latest score and what is waiting."""
@@ -276,8 +277,8 @@ class ConversationService:
         if view is None:
             raise ConversationNotFound(cid)
         stored = view.conversation
-        spec = await self._spec(stored.flow_id, stored.flow_version)
-        return replace(view, current=self._current(stored, spec))
+        flow = await self._flow(stored.flow_id, stored.flow_version)
+        return replace(view, current=self._current(stored, flow))
 
     async def find_conversation(self, identity: Identity, *, open_only: bool = True) -> uuid.UUID | None:
         """The latest conversation (still in progress, with ``open_only``) of the lead that owns
@@ -307,8 +308,8 @@ class ConversationService:
         stored = await self._store.redeem_continuation(_token_hash(token), _bounded(identity), at)
         if stored is None:
             raise ContinuationInvalid()
-        spec = await self._spec(stored.flow_id, stored.flow_version)
-        return replace(self._current(stored, spec), returning=True)
+        flow = await self._flow(stored.flow_id, stored.flow_version)
+        return replace(self._current(stored, flow), returning=True)
 
     # ------------------------------------------------------------------ leads (operators)
 
@@ -337,9 +338,9 @@ class ConversationService:
             raise ConversationNotFound(cid)
         return stored
 
-    def _current(self, stored: StoredConversation, spec: FlowSpec) -> TurnResult:
-        turn = self._step(stored.state, Inbound(kind="start"), spec, self._clock.now())
-        return _result(stored.id, stored.lead_id, stored.state, replace(turn, state=stored.state), spec)
+    def _current(self, stored: StoredConversation, flow: CompiledFlow) -> TurnResult:
+        turn = self._step(stored.state, Inbound(kind="start"), flow, self._clock.now())
+        return _result(stored.id, stored.lead_id, stored.state, replace(turn, state=stored.state), flow)
 
     async def _replayed(self, key: str) -> TurnResult | None:
         data = await self._store.replay(key)
@@ -359,7 +360,7 @@ class ConversationService:
             await self._flow_versions.record(entry.spec.id, entry.spec.version, entry.sha256, entry.source)
             self._catalog.mark_recorded(entry)
 
-    async def _spec(self, flow_id: str, version: int) -> FlowSpec:
+    async def _flow(self, flow_id: str, version: int) -> CompiledFlow:
         entry = self._catalog.version(flow_id, version)
         if entry is None:
             source = await self._flow_versions.source(flow_id, version)
@@ -367,14 +368,14 @@ class ConversationService:
                 raise FlowNotFound(flow_id, version)
             entry = self._catalog.pin(source, f"{flow_id}@{version}")
             self._catalog.mark_recorded(entry)
-        return entry.spec
+        return entry.flow
 
 
 def _result(
-    conversation_id: uuid.UUID, lead_id: uuid.UUID, state: ConversationState, turn: Turn, spec: FlowSpec
+    conversation_id: uuid.UUID, lead_id: uuid.UUID, state: ConversationState, turn: Turn, flow: CompiledFlow
 ) -> TurnResult:
     done = state.completed
-    number, total = engine.progress(spec, state)
+    number, total = engine.progress(flow, state)
     answered = total if done else max(0, number - 1)
     return TurnResult(
         conversation_id=conversation_id,

@@ -1,15 +1,16 @@
 """Simulating a flow: walk its answer paths and report what can and cannot happen.
 
-``simulate(spec)`` answers every question the way a visitor could: each option (and, for a
+``simulate(flow)`` answers every question the way a visitor could: each option (and, for a
 multi-choice question, each option alone, all scoring options together and all options
 together), a value inside each band (the middle of its range; an open end doubles or halves the
 other), one well-formed answer for contact and text questions, "not understood" for every
 question, and "skipped" for optional ones. It starts each path twice, as a cold visitor (no
 facts) and as a warm one (facts that satisfy the engagement signals), and follows the engine's
-rules: the next question is the first later one whose ``ask_if`` holds, and an answer that
-knocks out (an option or band with ``knockout``, a question's own ``knockout`` when it is not
-understood, a flow-level knock-out whose ``when`` holds) ends the path. Every finished path is
-scored with ``flows.scoring.score``.
+rules, through the engine's own functions: the next question (``engine.next_question``), the
+knock-outs (``engine.knockout_of``: an option or band with ``knockout``, a question's own
+``knockout`` when it is not understood, a flow-level knock-out whose ``when`` holds) end the
+path, and the closing shown (``engine.closing_index``). Every finished path is scored with
+``flows.scoring``; the score the rules allow at most is ``scoring.highest_total``.
 
 When the flow has at most ``limit`` paths all of them are walked; otherwise a deterministic
 random sample of ``limit`` paths (seeded by ``seed``), plus every path that differs in one
@@ -29,12 +30,14 @@ import random
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any
 
-from flows.conditions import answer_knockout
-from flows.machine import machine_for
+from flows.compiled import CompiledFlow
+from flows.engine import closing_index, knockout_of, next_question
+from flows.machine import DONE, NEW
 from flows.model import JSON, Answer, ConversationState, Stage
-from flows.scoring import FitMemo, score
+from flows.scoring import Scored, highest_total, score_answers, scored
 from flows.spec import BANDED_KINDS, Band, Condition, FlowSpec, Question, QuestionKind, tr
 
 FACTS_NODE = "facts"
@@ -279,43 +282,35 @@ class _Leaf:
 
 
 Picker = Callable[[str, int], int]
+NextIndex = Callable[[int, Mapping[str, Answer], Mapping[str, Any]], int | None]
 
 
 class _Walker:
-    """Walks answer paths the way the engine moves through a conversation."""
+    """Walks answer paths the way the engine moves through a conversation, by its own rules."""
 
-    def __init__(self, spec: FlowSpec) -> None:
-        self.spec = spec
-        self.questions = spec.questions
-        self.branches = {q.id: branches(spec, q) for q in spec.questions}
+    def __init__(self, flow: CompiledFlow) -> None:
+        spec = flow.spec
+        self.flow = flow
+        self.questions = flow.questions
+        self.branches = {q.id: branches(spec, q.spec) for q in flow.questions}
         self.profiles = profiles(spec)
-        self.own_knockouts = {
-            q.id: tuple(answer_knockout(spec, q, b.answer) for b in self.branches[q.id])
-            for q in spec.questions
+        texts = flow.texts(spec.locales[0])
+        self.scored: dict[str, tuple[Scored, ...]] = {
+            q.id: tuple(scored(flow, q, b.answer, texts) for b in self.branches[q.id]) for q in flow.questions
         }
-        machine = machine_for(spec)
-        self.ask_if = [None if q.ask_if is None else machine.when(q.ask_if) for q in spec.questions]
-        self.flow_knockouts = [(k.reason, machine.when(k.when)) for k in spec.knockouts if k.when is not None]
 
     def next_index(self, start: int, answers: Mapping[str, Answer], facts: Mapping[str, Any]) -> int | None:
-        for index in range(start, len(self.questions)):
-            holds = self.ask_if[index]
-            if holds is None or holds(answers, facts):
-                return index
-        return None
+        """The index of the question asked after the first ``start`` ones, None at the end."""
+        after = NEW if start == 0 else self.questions[start - 1].id
+        target = next_question(self.flow, after, answers, facts)
+        return None if target == DONE else self.flow.question_by_id[target].index
 
     def knockout(
-        self, question: Question, number: int, answers: Mapping[str, Answer], facts: Mapping[str, Any]
+        self, index: int, number: int, answers: Mapping[str, Answer], facts: Mapping[str, Any]
     ) -> str | None:
-        """The knock-out after answering ``question`` with branch ``number``, if any: the answer's
-        own, else the first flow-level knock-out whose ``when`` holds."""
-        own = self.own_knockouts[question.id][number]
-        if own is not None:
-            return own
-        for reason, holds in self.flow_knockouts:
-            if holds(answers, facts):
-                return reason
-        return None
+        """The knock-out after answering question ``index`` with branch ``number``, if any."""
+        question = self.questions[index]
+        return knockout_of(self.flow, question, self.branches[question.id][number].answer, answers, facts)
 
     def all_paths(self) -> Iterator[_Leaf]:
         for index, (_, facts) in enumerate(self.profiles):
@@ -333,30 +328,23 @@ class _Walker:
         for number, branch in enumerate(options):
             now = {**answers, question.id: branch.answer}
             here = (*steps, (question.id, number, len(options)))
-            reason = self.knockout(question, number, now, facts)
+            reason = self.knockout(index, number, now, facts)
             if reason is not None:
                 yield _Leaf(here, facts, now, reason)
             else:
                 yield from self._descend(here, facts, now, index + 1)
 
-    def count(self, cap: int) -> int:
-        """How many paths there are, counting no further than ``cap + 1``."""
-        total = 0
-        for _ in self.all_paths():
-            total += 1
-            if total > cap:
-                break
-        return total
-
-    def follow(self, pick: Picker) -> _Leaf:
-        """The one path where ``pick(node, branches)`` chooses the branch at every node."""
+    def follow(self, pick: Picker, next_index: NextIndex | None = None) -> _Leaf:
+        """The one path where ``pick(node, branches)`` chooses the branch at every node
+        (``next_index``, when given, stands for :meth:`next_index` and must agree with it)."""
+        next_index = next_index or self.next_index
         profile = pick(FACTS_NODE, len(self.profiles))
         facts = self.profiles[profile][1]
         steps: list[Step] = [(FACTS_NODE, profile, len(self.profiles))]
         answers: dict[str, Answer] = {}
         start = 0
         while True:
-            index = self.next_index(start, answers, facts)
+            index = next_index(start, answers, facts)
             if index is None:
                 return _Leaf(tuple(steps), facts, answers, None)
             question = self.questions[index]
@@ -364,7 +352,7 @@ class _Walker:
             number = pick(question.id, len(options))
             answers[question.id] = options[number].answer
             steps.append((question.id, number, len(options)))
-            reason = self.knockout(question, number, answers, facts)
+            reason = self.knockout(index, number, answers, facts)
             if reason is not None:
                 return _Leaf(tuple(steps), facts, answers, reason)
             start = index + 1
@@ -380,7 +368,7 @@ class _Walker:
 
 @dataclass
 class _Tally:
-    spec: FlowSpec
+    flow: CompiledFlow
     walker: _Walker
     seen: set[tuple[Step, ...]] = field(default_factory=set)
     stages: Counter[str] = field(default_factory=Counter)
@@ -391,14 +379,13 @@ class _Tally:
     best: tuple[PathResult, tuple[Step, ...]] | None = None
     worst: tuple[PathResult, tuple[Step, ...]] | None = None
     lengths: set[int] = field(default_factory=set)
-    fit_lines: FitMemo = field(default_factory=dict)
 
     def add(self, leaf: _Leaf) -> bool:
         """Score and count a path; False when it was walked already."""
         if leaf.steps in self.seen:
             return False
         self.seen.add(leaf.steps)
-        spec = self.spec
+        spec = self.flow.spec
         state = ConversationState(
             flow_id=spec.id,
             flow_version=spec.version,
@@ -409,7 +396,8 @@ class _Tally:
             facts=leaf.facts,
             knockout=leaf.knockout,
         )
-        result = score(spec, state, memo=self.fit_lines)
+        answers = {node: self.walker.scored[node][number] for node, number, _ in leaf.steps[1:]}
+        result = score_answers(self.flow, state, answers, self.flow.texts(state.locale))
         stage = result.stage.value
         self.stages[stage] += 1
         if result.tier is not None:
@@ -418,7 +406,7 @@ class _Tally:
             self.knockouts[leaf.knockout] += 1
         else:
             self.lengths.add(len(state.path))
-            shown = closing_index(spec, stage, result.tier)
+            shown = closing_index(self.flow, stage, result.tier)
             if shown is not None:
                 self.closings.add(shown)
         self.asked.update(state.path)
@@ -445,30 +433,24 @@ class _Tally:
         return self.best, self.worst
 
 
-def closing_index(spec: FlowSpec, stage: str, tier: str | None) -> int | None:
-    """The index of the closing shown for an outcome (same rule as ``FlowSpec.closing``)."""
-    fallback: int | None = None
-    for index, c in enumerate(spec.closings):
-        if c.stage == stage and c.tier == tier:
-            return index
-        if c.stage == stage and c.tier is None and fallback is None:
-            fallback = index
-    return fallback
-
-
 class _Trie:
-    """The paths walked so far, as a tree of branch numbers, and which subtrees are used up."""
+    """The paths walked so far, as a tree of branch numbers, which subtrees are used up, and for
+    each answered prefix the index of the question it leads to (once ``known``)."""
 
-    __slots__ = ("children", "done")
+    __slots__ = ("children", "done", "known", "next")
 
     def __init__(self) -> None:
         self.children: dict[int, _Trie] = {}
         self.done: set[int] = set()
+        self.known = False
+        self.next: int | None = None
 
 
 class _Sampler:
     """Random walks that never repeat a path: each step picks among the branches that still
-    have unwalked paths below them, so every walk finds a new path until all are walked."""
+    have unwalked paths below them, so every walk finds a new path until all are walked. The
+    walks share their beginnings, so the next question after each prefix is asked of the engine
+    once and kept in the trie."""
 
     def __init__(self, rng: random.Random) -> None:
         self.rng = rng
@@ -493,7 +475,12 @@ class _Sampler:
             cursor = cursor.children.setdefault(number, _Trie())
             return number
 
-        leaf = walker.follow(pick)
+        def next_index(start: int, answers: Mapping[str, Answer], facts: Mapping[str, Any]) -> int | None:
+            if not cursor.known:
+                cursor.next, cursor.known = walker.next_index(start, answers, facts), True
+            return cursor.next
+
+        leaf = walker.follow(pick, next_index)
         for node, number, width in reversed(trail):
             node.done.add(number)
             node.children.pop(number, None)
@@ -519,30 +506,6 @@ def _deviations(walker: _Walker, steps: tuple[Step, ...]) -> Iterator[_Leaf]:
             yield walker.follow(pick)
 
 
-def question_max(question: Question, *, with_knockouts: bool) -> int:
-    """The most points a question can give, optionally leaving out knock-out answers."""
-    options = [o for o in question.options if with_knockouts or o.knockout is None]
-    bands = [b for b in question.bands if with_knockouts or b.knockout is None]
-    if question.kind is QuestionKind.MULTI_CHOICE:
-        return max(0, sum(o.points for o in options if o.points > 0))
-    if question.options or question.bands:
-        return max(0, *(o.points for o in options), *(b.points for b in bands))
-    return max(0, question.points)
-
-
-def upper_bound(spec: FlowSpec, *, with_knockouts: bool = True) -> int:
-    """The highest total the rules allow (every question asked, every signal firing)."""
-    fit = 0
-    for dim in spec.dimensions:
-        points = sum(
-            question_max(q, with_knockouts=with_knockouts) for q in spec.questions if q.dimension == dim.id
-        )
-        fit += min(dim.weight, points)
-    fit += sum(question_max(q, with_knockouts=with_knockouts) for q in spec.questions if q.dimension is None)
-    engagement = sum(s.points for s in spec.engagement if s.points > 0)
-    return min(100, min(fit, spec.scoring.fit) + min(engagement, spec.scoring.engagement))
-
-
 def _referenced_reasons(spec: FlowSpec) -> set[str]:
     found = {k.reason for k in spec.knockouts if k.when is not None}
     for q in spec.questions:
@@ -553,7 +516,8 @@ def _referenced_reasons(spec: FlowSpec) -> set[str]:
     return found
 
 
-def _findings(spec: FlowSpec, tally: _Tally, paths: int, exhaustive: bool) -> list[Finding]:
+def _findings(flow: CompiledFlow, tally: _Tally, paths: int, exhaustive: bool) -> list[Finding]:
+    spec = flow.spec
     found: list[Finding] = []
     never = "can never" if exhaustive else f"did not in any of the {paths} sampled paths"
     for q in spec.questions:
@@ -586,8 +550,8 @@ def _findings(spec: FlowSpec, tally: _Tally, paths: int, exhaustive: bool) -> li
             found.append(Finding("knockout_never_fires", f"knock-out {k.reason!r} {never} fire"))
 
     rules = spec.scoring
-    top = upper_bound(spec, with_knockouts=True)
-    top_clean = upper_bound(spec, with_knockouts=False)
+    top = highest_total(flow, with_knockouts=True)
+    top_clean = highest_total(flow, with_knockouts=False)
     reached_mql = tally.stages[Stage.MQL.value] + tally.stages[Stage.SQL.value]
     if rules.mql > top:
         found.append(
@@ -635,15 +599,17 @@ def _label(spec: FlowSpec, index: int) -> str:
     return f"closings[{index}] ({c.stage}{'/' + c.tier if c.tier else ''})"
 
 
-def simulate(spec: FlowSpec, *, limit: int = 20000, seed: int = 0) -> SimulationReport:
-    """Walk the answer paths of ``spec`` and report what they reach (see the module docstring)."""
+def simulate(flow: CompiledFlow, *, limit: int = 20000, seed: int = 0) -> SimulationReport:
+    """Walk the answer paths of ``flow`` and report what they reach (see the module docstring)."""
     if limit < 1:
         raise ValueError("limit must be at least 1")
-    walker = _Walker(spec)
-    tally = _Tally(spec, walker)
-    exhaustive = walker.count(limit) <= limit
+    spec = flow.spec
+    walker = _Walker(flow)
+    tally = _Tally(flow, walker)
+    first = list(islice(walker.all_paths(), limit + 1))
+    exhaustive = len(first) <= limit
     if exhaustive:
-        for leaf in walker.all_paths():
+        for leaf in first:
             tally.add(leaf)
     else:
         sampler = _Sampler(random.Random(seed))
@@ -679,7 +645,7 @@ def simulate(spec: FlowSpec, *, limit: int = 20000, seed: int = 0) -> Simulation
         seed=seed,
         min_score=worst[0].total,
         max_score=best[0].total,
-        upper_bound=upper_bound(spec),
+        upper_bound=highest_total(flow),
         shortest=min(tally.lengths, default=0),
         longest=max(tally.lengths, default=0),
         stages={s.value: tally.stages[s.value] for s in Stage if tally.stages[s.value]},
@@ -688,7 +654,7 @@ def simulate(spec: FlowSpec, *, limit: int = 20000, seed: int = 0) -> Simulation
         tiers_never_reached=tuple(t for t in declared_tiers if not tally.tiers[t]),
         closings_never_shown=tuple(unshown),
         questions_never_asked=tuple(q.id for q in spec.questions if q.id not in tally.asked),
-        findings=tuple(_findings(spec, tally, paths, exhaustive)),
+        findings=tuple(_findings(flow, tally, paths, exhaustive)),
         best=best[0],
         worst=worst[0],
     )

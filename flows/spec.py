@@ -184,10 +184,19 @@ class Question(_Model):
     @cached_property
     def max_points(self) -> int:
         """The most points this question can give (never below 0)."""
+        return self.most_points(with_knockouts=True)
+
+    def most_points(self, *, with_knockouts: bool) -> int:
+        """The most points this question can give, optionally leaving out the answers that knock
+        out (never below 0): its best option or band (a multi-choice question: all its options
+        with points), else its own ``points``, the way ``flows.scoring`` counts them."""
+        options = [o for o in self.options if with_knockouts or o.knockout is None]
+        bands = [b for b in self.bands if with_knockouts or b.knockout is None]
         if self.kind is QuestionKind.MULTI_CHOICE:
-            return max(0, sum(o.points for o in self.options if o.points > 0))
-        candidates = [o.points for o in self.options] + [b.points for b in self.bands] + [self.points]
-        return max(0, *candidates)
+            return max(0, sum(o.points for o in options if o.points > 0))
+        if self.options or self.bands:
+            return max(0, *(o.points for o in options), *(b.points for b in bands))
+        return max(0, self.points)
 
 
 class Dimension(_Model):
@@ -298,17 +307,6 @@ class FlowSpec(_Model):
     @cached_property
     def knockout_by_reason(self) -> dict[str, Knockout]:
         return {k.reason: k for k in self.knockouts}
-
-    def closing(self, stage: str, tier: str | None, locale: str) -> str:
-        """The closing text for an outcome: the first entry for this stage and tier, else the
-        first for this stage with no tier."""
-        fallback = ""
-        for c in self.closings:
-            if c.stage == stage and c.tier == tier:
-                return tr(c.text, locale)
-            if c.stage == stage and c.tier is None and not fallback:
-                fallback = tr(c.text, locale)
-        return fallback
 
 
 # --------------------------------------------------------------------------- loading and errors

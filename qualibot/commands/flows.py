@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from flows.catalog import FlowCatalog
+from flows.compiled import compile_flow
 from flows.simulate import SimulationReport, simulate
 from flows.spec import LIBRARY, FlowSpec, FlowSpecError, load_flow, load_library_flow, read_flow_text
 
@@ -101,7 +102,7 @@ def run_simulate(args: argparse.Namespace) -> int:
             sys.stderr.write(f"{problem}\n")
         return 1
     started = time.perf_counter()
-    report = simulate(spec, limit=args.limit, seed=args.seed)
+    report = simulate(compile_flow(spec), limit=args.limit, seed=args.seed)
     elapsed = time.perf_counter() - started
     if args.json:
         sys.stdout.write(json.dumps(report.to_json(), ensure_ascii=False, indent=2) + "\n")

@@ -10,34 +10,35 @@ from typing import Any
 
 import pytest
 
+from flows.compiled import CompiledFlow, compile_flow
 from flows.engine import step
 from flows.model import ConversationState, Inbound, Reply, Turn
-from flows.spec import FlowSpec, load_flow
+from flows.spec import load_flow
 
 FIXTURES = Path(__file__).parent / "fixtures"
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
 
-def fixture_flow(name: str) -> FlowSpec:
-    return load_flow(FIXTURES / f"{name}.yaml")
+def fixture_flow(name: str) -> CompiledFlow:
+    return compile_flow(load_flow(FIXTURES / f"{name}.yaml"))
 
 
 @dataclass
 class Chat:
     """Drives one conversation through ``step`` and keeps everything that came out."""
 
-    spec: FlowSpec
+    flow: CompiledFlow
     state: ConversationState
     turns: list[Turn] = field(default_factory=list)
 
     @classmethod
-    def open(cls, spec: FlowSpec, locale: str = "ru", **facts: Any) -> Chat:
-        chat = cls(spec, ConversationState(spec.id, spec.version, locale, facts=dict(facts)))
+    def open(cls, flow: CompiledFlow, locale: str = "ru", **facts: Any) -> Chat:
+        chat = cls(flow, ConversationState(flow.id, flow.version, locale, facts=dict(facts)))
         chat.send(Inbound(kind="start"))
         return chat
 
     def send(self, inbound: Inbound) -> Turn:
-        turn = step(self.state, inbound, self.spec, NOW)
+        turn = step(self.state, inbound, self.flow, NOW)
         self.state = turn.state
         self.turns.append(turn)
         return turn
@@ -79,15 +80,15 @@ def now() -> datetime:
 
 @pytest.fixture
 def open_chat() -> Callable[..., Chat]:
-    """``open_chat(spec, locale="ru", **facts)``: a started conversation."""
+    """``open_chat(flow, locale="ru", **facts)``: a started conversation."""
     return Chat.open
 
 
 @pytest.fixture(scope="session")
-def mini() -> FlowSpec:
+def mini() -> CompiledFlow:
     return fixture_flow("mini")
 
 
 @pytest.fixture(scope="session")
-def puzzle() -> FlowSpec:
+def puzzle() -> CompiledFlow:
     return fixture_flow("puzzle_mini")

@@ -29,6 +29,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
+from flows.compiled import CompiledFlow, compile_flow
 from flows.engine import step
 from flows.model import ConversationState, Inbound, Reply
 from flows.scoring import score
@@ -155,8 +156,9 @@ def _action(spec: FlowSpec, reply: Reply, locale: str, rng: random.Random) -> In
     return Inbound(kind="start")
 
 
-def conversation(spec: FlowSpec, number: int) -> dict[str, Any]:
+def conversation(flow: CompiledFlow, number: int) -> dict[str, Any]:
     """One scripted conversation (seeded by the flow id and ``number``) and every turn's outcome."""
+    spec = flow.spec
     rng = random.Random(f"{spec.id}:{number}")
     locale = rng.choice(spec.locales)
     facts = dict(rng.choice(PROFILES))
@@ -165,7 +167,7 @@ def conversation(spec: FlowSpec, number: int) -> dict[str, Any]:
     turns = []
     after_end = 0
     for _ in range(MAX_TURNS):
-        turn = step(state, inbound, spec, NOW)
+        turn = step(state, inbound, flow, NOW)
         turns.append(
             {
                 "in": inbound.to_json(),
@@ -199,31 +201,31 @@ def conversation(spec: FlowSpec, number: int) -> dict[str, Any]:
         "locale": locale,
         "facts": facts,
         "turns": turns,
-        "score_other_locale": score(spec, state, other).to_json(),
+        "score_other_locale": score(flow, state, other).to_json(),
     }
 
 
 def record(
-    spec: FlowSpec, count: int = CONVERSATIONS, limits: tuple[int, ...] = SIMULATIONS
+    flow: CompiledFlow, count: int = CONVERSATIONS, limits: tuple[int, ...] = SIMULATIONS
 ) -> Iterator[dict[str, Any]]:
     """The scripted conversations of a flow, then its simulation reports (seeded)."""
     for number in range(count):
-        yield conversation(spec, number)
+        yield conversation(flow, number)
     for limit in limits:
-        yield {"simulate": limit, "report": simulate(spec, limit=limit, seed=3).to_json()}
+        yield {"simulate": limit, "report": simulate(flow, limit=limit, seed=3).to_json()}
 
 
 def canonical(item: dict[str, Any]) -> str:
     return json.dumps(item, ensure_ascii=False, sort_keys=True)
 
 
-def digests(spec: FlowSpec) -> list[str]:
+def digests(flow: CompiledFlow) -> list[str]:
     """A short digest of each recorded item, in order."""
-    return [hashlib.sha256(canonical(item).encode()).hexdigest()[:16] for item in record(spec)]
+    return [hashlib.sha256(canonical(item).encode()).hexdigest()[:16] for item in record(flow)]
 
 
-def fixture_flows() -> dict[str, FlowSpec]:
-    return {name: load_flow(FIXTURES / f"{name}.yaml") for name in FLOWS}
+def fixture_flows() -> dict[str, CompiledFlow]:
+    return {name: compile_flow(load_flow(FIXTURES / f"{name}.yaml")) for name in FLOWS}
 
 
 def expected() -> dict[str, list[str]]:
@@ -242,7 +244,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     flows = fixture_flows()
     if args.write:
-        found = {flow_id: digests(spec) for flow_id, spec in flows.items()}
+        found = {flow_id: digests(flow) for flow_id, flow in flows.items()}
         GOLDEN.write_text(json.dumps(found, indent=1) + "\n", encoding="utf-8")
     if args.show:
         flow_id, number = args.show

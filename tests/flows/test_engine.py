@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from flows.compiled import CompiledFlow
 from flows.engine import step
 from flows.events import (
     AnswerNotUnderstood,
@@ -21,7 +22,6 @@ from flows.events import (
     LeadStageChanged,
 )
 from flows.model import ConversationState, Inbound, Stage
-from flows.spec import FlowSpec
 
 OpenChat = Callable[..., Any]
 
@@ -48,7 +48,7 @@ def finish_contacts(chat: Any) -> None:
 # --------------------------------------------------------------------------- start and resume
 
 
-def test_start_greets_and_asks_the_first_question(mini: FlowSpec, open_chat: OpenChat) -> None:
+def test_start_greets_and_asks_the_first_question(mini: CompiledFlow, open_chat: OpenChat) -> None:
     chat = open_chat(mini)
     turn = chat.last
     assert [r.text for r in turn.replies] == ["Здравствуйте!", "Какой бюджет?"]
@@ -64,7 +64,7 @@ def test_start_greets_and_asks_the_first_question(mini: FlowSpec, open_chat: Ope
 
 
 def test_start_on_a_started_conversation_resends_the_question_and_changes_nothing(
-    mini: FlowSpec, open_chat: OpenChat
+    mini: CompiledFlow, open_chat: OpenChat
 ) -> None:
     chat = open_chat(mini)
     chat.say("2 млн")
@@ -76,7 +76,9 @@ def test_start_on_a_started_conversation_resends_the_question_and_changes_nothin
     assert turn.replies[0].progress == (2, 11)
 
 
-def test_start_on_a_finished_conversation_resends_the_closing(mini: FlowSpec, open_chat: OpenChat) -> None:
+def test_start_on_a_finished_conversation_resends_the_closing(
+    mini: CompiledFlow, open_chat: OpenChat
+) -> None:
     chat = open_chat(mini)
     answer_up_to_name(chat)
     finish_contacts(chat)
@@ -88,23 +90,26 @@ def test_start_on_a_finished_conversation_resends_the_closing(mini: FlowSpec, op
 
 
 @pytest.mark.parametrize(
-    ("crm_stage", "closing"),
+    ("stage", "tier", "closing"),
     [
-        (Stage.SAL, "Менеджер позвонит."),
-        (Stage.WON, "Менеджер позвонит."),
-        (Stage.LOST, "Пришлём материалы."),
+        (Stage.SQL, "A", "Старший менеджер позвонит сегодня."),
+        (Stage.SQL, "B", "Менеджер позвонит."),
+        (Stage.MQL, "A", "Скоро свяжемся."),
+        (Stage.NURTURE, None, "Пришлём материалы."),
+        (Stage.IN_PROGRESS, None, "Пришлём материалы."),
     ],
 )
-def test_a_lead_the_crm_moved_on_still_gets_a_closing(
-    mini: FlowSpec, now: datetime, crm_stage: Stage, closing: str
+def test_a_finished_conversation_closes_by_its_stage_and_tier(
+    mini: CompiledFlow, now: datetime, stage: Stage, tier: str | None, closing: str
 ) -> None:
-    state = ConversationState("mini", 1, "ru", state="done", stage=crm_stage, tier="B")
+    # The closing for the stage and tier, else the stage's own; a stage without one gets nurture's.
+    state = ConversationState("mini", 1, "ru", state="done", stage=stage, tier=tier)
     turn = step(state, Inbound(kind="start"), mini, now)
     assert [r.text for r in turn.replies] == [closing]
     assert turn.state == state
 
 
-def test_a_message_before_start_starts_the_conversation(mini: FlowSpec, now: datetime) -> None:
+def test_a_message_before_start_starts_the_conversation(mini: CompiledFlow, now: datetime) -> None:
     state = ConversationState("mini", 1, "ru")
     turn = step(state, Inbound.typed("привет"), mini, now)
     assert turn.state.state == "budget"
@@ -112,13 +117,13 @@ def test_a_message_before_start_starts_the_conversation(mini: FlowSpec, now: dat
     assert [r.text for r in turn.replies] == ["Здравствуйте!", "Какой бюджет?"]
 
 
-def test_english_conversation_speaks_english(mini: FlowSpec, open_chat: OpenChat) -> None:
+def test_english_conversation_speaks_english(mini: CompiledFlow, open_chat: OpenChat) -> None:
     chat = open_chat(mini, locale="en")
     assert [r.text for r in chat.last.replies] == ["Hello!", "What budget?"]
     assert [b.label for b in chat.reply.buttons] == ["No budget", "under 1M", "1M or more"]
 
 
-def test_unknown_locale_falls_back_to_a_flow_text(mini: FlowSpec, open_chat: OpenChat) -> None:
+def test_unknown_locale_falls_back_to_a_flow_text(mini: CompiledFlow, open_chat: OpenChat) -> None:
     chat = open_chat(mini, locale="de")
     assert chat.reply.text in ("Какой бюджет?", "What budget?")
 
@@ -126,7 +131,7 @@ def test_unknown_locale_falls_back_to_a_flow_text(mini: FlowSpec, open_chat: Ope
 # --------------------------------------------------------------------------- answering each kind
 
 
-def test_money_typed_is_parsed_into_a_range_value(mini: FlowSpec, open_chat: OpenChat) -> None:
+def test_money_typed_is_parsed_into_a_range_value(mini: CompiledFlow, open_chat: OpenChat) -> None:
     chat = open_chat(mini)
     turn = chat.say("2 млн")
     answer = chat.state.answers["budget"]
@@ -137,7 +142,7 @@ def test_money_typed_is_parsed_into_a_range_value(mini: FlowSpec, open_chat: Ope
     assert chat.state.state == "role"
 
 
-def test_a_band_tap_records_the_band_range_and_its_label(mini: FlowSpec, open_chat: OpenChat) -> None:
+def test_a_band_tap_records_the_band_range_and_its_label(mini: CompiledFlow, open_chat: OpenChat) -> None:
     chat = open_chat(mini)
     chat.tap("band:2")
     answer = chat.state.answers["budget"]
@@ -145,7 +150,9 @@ def test_a_band_tap_records_the_band_range_and_its_label(mini: FlowSpec, open_ch
     assert answer.value == {"min": 1_000_000, "max": None, "currency": "RUB"}
 
 
-def test_a_tap_on_an_open_lower_band_records_a_range_inside_it(mini: FlowSpec, open_chat: OpenChat) -> None:
+def test_a_tap_on_an_open_lower_band_records_a_range_inside_it(
+    mini: CompiledFlow, open_chat: OpenChat
+) -> None:
     chat = open_chat(mini)
     chat.say("2 млн")
     chat.tap("owner")
@@ -156,7 +163,7 @@ def test_a_tap_on_an_open_lower_band_records_a_range_inside_it(mini: FlowSpec, o
     assert chat.state.answers["timing"].raw == "В этом месяце"
 
 
-def test_choice_by_tap_and_by_typed_synonym(mini: FlowSpec, open_chat: OpenChat) -> None:
+def test_choice_by_tap_and_by_typed_synonym(mini: CompiledFlow, open_chat: OpenChat) -> None:
     chat = open_chat(mini)
     chat.say("2 млн")
     assert [b.id for b in chat.reply.buttons] == ["owner", "manager", "student"]
@@ -171,14 +178,14 @@ def test_choice_by_tap_and_by_typed_synonym(mini: FlowSpec, open_chat: OpenChat)
     assert other.state.answers["role"].raw == "Менеджер"
 
 
-def test_typed_choice_falls_back_to_the_other_locale(mini: FlowSpec, open_chat: OpenChat) -> None:
+def test_typed_choice_falls_back_to_the_other_locale(mini: CompiledFlow, open_chat: OpenChat) -> None:
     chat = open_chat(mini)
     chat.say("2 млн")
     chat.say("CEO")
     assert chat.state.answers["role"].value == ["owner"]
 
 
-def test_multi_choice_by_taps_keeps_option_order(mini: FlowSpec, open_chat: OpenChat) -> None:
+def test_multi_choice_by_taps_keeps_option_order(mini: CompiledFlow, open_chat: OpenChat) -> None:
     chat = open_chat(mini)
     chat.say("2 млн")
     chat.tap("owner")
@@ -189,7 +196,7 @@ def test_multi_choice_by_taps_keeps_option_order(mini: FlowSpec, open_chat: Open
     assert answer.raw == "Заявки, Отчёты"
 
 
-def test_multi_choice_typed(mini: FlowSpec, open_chat: OpenChat) -> None:
+def test_multi_choice_typed(mini: CompiledFlow, open_chat: OpenChat) -> None:
     chat = open_chat(mini)
     chat.say("2 млн")
     chat.tap("owner")
@@ -197,7 +204,7 @@ def test_multi_choice_typed(mini: FlowSpec, open_chat: OpenChat) -> None:
     assert chat.state.answers["need"].value == ["leads", "reports"]
 
 
-def test_number_typed(mini: FlowSpec, open_chat: OpenChat) -> None:
+def test_number_typed(mini: CompiledFlow, open_chat: OpenChat) -> None:
     chat = open_chat(mini)
     chat.say("2 млн")
     chat.tap("owner")
@@ -207,7 +214,7 @@ def test_number_typed(mini: FlowSpec, open_chat: OpenChat) -> None:
     assert chat.state.answers["team"].value == 12
 
 
-def test_timeline_typed_is_days(mini: FlowSpec, open_chat: OpenChat) -> None:
+def test_timeline_typed_is_days(mini: CompiledFlow, open_chat: OpenChat) -> None:
     chat = open_chat(mini)
     chat.say("2 млн")
     chat.tap("owner")
@@ -220,7 +227,7 @@ def test_timeline_typed_is_days(mini: FlowSpec, open_chat: OpenChat) -> None:
     assert 55 <= days <= 65
 
 
-def test_yes_no_buttons_use_option_labels_and_typed_words(mini: FlowSpec, open_chat: OpenChat) -> None:
+def test_yes_no_buttons_use_option_labels_and_typed_words(mini: CompiledFlow, open_chat: OpenChat) -> None:
     chat = open_chat(mini)
     answer_up_to_name(chat)
     assert chat.state.answers["demo"].value is True
@@ -232,7 +239,7 @@ def test_yes_no_buttons_use_option_labels_and_typed_words(mini: FlowSpec, open_c
     assert chat.state.answers["demo"].value is False
 
 
-def test_yes_no_without_options_has_default_buttons(puzzle: FlowSpec, open_chat: OpenChat) -> None:
+def test_yes_no_without_options_has_default_buttons(puzzle: CompiledFlow, open_chat: OpenChat) -> None:
     chat = open_chat(puzzle, locale="en")
     chat.tap("lots")
     assert [(b.id, b.label) for b in chat.reply.buttons] == [("yes", "Yes"), ("no", "No")]
@@ -240,7 +247,7 @@ def test_yes_no_without_options_has_default_buttons(puzzle: FlowSpec, open_chat:
     assert chat.state.answers["pain_cost"].value is True
 
 
-def test_name_email_and_contacts(mini: FlowSpec, open_chat: OpenChat) -> None:
+def test_name_email_and_contacts(mini: CompiledFlow, open_chat: OpenChat) -> None:
     chat = open_chat(mini)
     answer_up_to_name(chat)
     assert chat.reply.input == "name"
@@ -259,7 +266,7 @@ def test_name_email_and_contacts(mini: FlowSpec, open_chat: OpenChat) -> None:
     assert chat.state.completed
 
 
-def test_phone_typed(mini: FlowSpec, open_chat: OpenChat) -> None:
+def test_phone_typed(mini: CompiledFlow, open_chat: OpenChat) -> None:
     chat = open_chat(mini)
     answer_up_to_name(chat)
     chat.say("Иван")
@@ -269,7 +276,7 @@ def test_phone_typed(mini: FlowSpec, open_chat: OpenChat) -> None:
     assert chat.state.answers["phone"].value == "+79991234567"
 
 
-def test_markup_is_stored_as_plain_text(mini: FlowSpec, open_chat: OpenChat) -> None:
+def test_markup_is_stored_as_plain_text(mini: CompiledFlow, open_chat: OpenChat) -> None:
     chat = open_chat(mini)
     answer_up_to_name(chat)
     chat.say("Иван")
@@ -285,7 +292,7 @@ def test_markup_is_stored_as_plain_text(mini: FlowSpec, open_chat: OpenChat) -> 
 
 
 def test_a_miss_is_reasked_with_the_hint_twice_then_recorded_unknown(
-    mini: FlowSpec, open_chat: OpenChat
+    mini: CompiledFlow, open_chat: OpenChat
 ) -> None:
     chat = open_chat(mini)
     first = chat.say("понятия не имею")
@@ -306,7 +313,7 @@ def test_a_miss_is_reasked_with_the_hint_twice_then_recorded_unknown(
     assert third.state.attempts == 0
 
 
-def test_default_hint_per_kind_and_locale(mini: FlowSpec, open_chat: OpenChat) -> None:
+def test_default_hint_per_kind_and_locale(mini: CompiledFlow, open_chat: OpenChat) -> None:
     chat = open_chat(mini)
     chat.say("2 млн")
     chat.tap("owner")
@@ -319,7 +326,7 @@ def test_default_hint_per_kind_and_locale(mini: FlowSpec, open_chat: OpenChat) -
     assert english.reply.text.startswith("Pick an option")
 
 
-def test_unknown_button_ids_count_as_not_understood(mini: FlowSpec, open_chat: OpenChat) -> None:
+def test_unknown_button_ids_count_as_not_understood(mini: CompiledFlow, open_chat: OpenChat) -> None:
     chat = open_chat(mini)
     chat.say("2 млн")
     for taps in (("nope",), ("owner", "manager"), ("band:1",), ()):
@@ -328,7 +335,9 @@ def test_unknown_button_ids_count_as_not_understood(mini: FlowSpec, open_chat: O
         assert turn.events == (AnswerNotUnderstood("role", 1),), taps
 
 
-def test_band_ids_out_of_range_or_unlabelled_are_not_understood(mini: FlowSpec, open_chat: OpenChat) -> None:
+def test_band_ids_out_of_range_or_unlabelled_are_not_understood(
+    mini: CompiledFlow, open_chat: OpenChat
+) -> None:
     chat = open_chat(mini)
     for tap in ("band:9", "band:-1", "band:x", "band:"):
         chat.state = replace(chat.state, attempts=0)
@@ -339,7 +348,7 @@ def test_band_ids_out_of_range_or_unlabelled_are_not_understood(mini: FlowSpec, 
     assert chat.tap("band:1").events == (AnswerNotUnderstood("team", 1),), "team bands have no labels"
 
 
-def test_an_empty_or_gibberish_name_is_not_understood(mini: FlowSpec, open_chat: OpenChat) -> None:
+def test_an_empty_or_gibberish_name_is_not_understood(mini: CompiledFlow, open_chat: OpenChat) -> None:
     chat = open_chat(mini)
     answer_up_to_name(chat)
     assert chat.say("   ").events == (AnswerNotUnderstood("name", 1),)
@@ -351,7 +360,7 @@ def test_an_empty_or_gibberish_name_is_not_understood(mini: FlowSpec, open_chat:
 
 @pytest.mark.parametrize("word", ["назад", "Назад!", "back", "/back", "cmd:back"])
 def test_back_returns_to_the_previous_question_and_drops_its_answer(
-    mini: FlowSpec, open_chat: OpenChat, word: str
+    mini: CompiledFlow, open_chat: OpenChat, word: str
 ) -> None:
     chat = open_chat(mini)
     chat.say("2 млн")
@@ -366,14 +375,14 @@ def test_back_returns_to_the_previous_question_and_drops_its_answer(
     assert turn.replies[0].progress == (2, 11)
 
 
-def test_back_on_the_first_question_says_so(mini: FlowSpec, open_chat: OpenChat) -> None:
+def test_back_on_the_first_question_says_so(mini: CompiledFlow, open_chat: OpenChat) -> None:
     chat = open_chat(mini)
     turn = chat.say("back")
     assert turn.state.state == "budget"
     assert turn.replies[0].text == "Это первый вопрос.\nКакой бюджет?"
 
 
-def test_back_then_a_different_branch(mini: FlowSpec, open_chat: OpenChat) -> None:
+def test_back_then_a_different_branch(mini: CompiledFlow, open_chat: OpenChat) -> None:
     chat = open_chat(mini)
     chat.say("2 млн")
     chat.tap("owner")
@@ -386,7 +395,7 @@ def test_back_then_a_different_branch(mini: FlowSpec, open_chat: OpenChat) -> No
 @pytest.mark.parametrize(
     "word", ["заново", "Начать сначала", "restart", "start over", "/restart", "cmd:restart"]
 )
-def test_restart_clears_answers_and_starts_again(mini: FlowSpec, open_chat: OpenChat, word: str) -> None:
+def test_restart_clears_answers_and_starts_again(mini: CompiledFlow, open_chat: OpenChat, word: str) -> None:
     chat = open_chat(mini, utm_source="google")
     chat.say("2 млн")
     chat.tap("owner")
@@ -399,7 +408,7 @@ def test_restart_clears_answers_and_starts_again(mini: FlowSpec, open_chat: Open
     assert [r.text for r in turn.replies] == ["Какой бюджет?"]
 
 
-def test_restart_after_a_knockout(mini: FlowSpec, open_chat: OpenChat) -> None:
+def test_restart_after_a_knockout(mini: CompiledFlow, open_chat: OpenChat) -> None:
     chat = open_chat(mini)
     chat.tap("band:0")
     assert chat.state.stage is Stage.DISQUALIFIED
@@ -411,7 +420,7 @@ def test_restart_after_a_knockout(mini: FlowSpec, open_chat: OpenChat) -> None:
     assert turn.state.state == "budget"
 
 
-def test_skip_an_optional_question(mini: FlowSpec, open_chat: OpenChat) -> None:
+def test_skip_an_optional_question(mini: CompiledFlow, open_chat: OpenChat) -> None:
     chat = open_chat(mini)
     answer_up_to_name(chat)
     chat.say("Иван")
@@ -426,7 +435,7 @@ def test_skip_an_optional_question(mini: FlowSpec, open_chat: OpenChat) -> None:
     assert turn.state.state == "phone"
 
 
-def test_a_required_question_cannot_be_skipped(mini: FlowSpec, open_chat: OpenChat) -> None:
+def test_a_required_question_cannot_be_skipped(mini: CompiledFlow, open_chat: OpenChat) -> None:
     chat = open_chat(mini)
     before = chat.state
     turn = chat.say("skip")
@@ -437,7 +446,7 @@ def test_a_required_question_cannot_be_skipped(mini: FlowSpec, open_chat: OpenCh
     assert all(b.id != "cmd:skip" for b in turn.replies[0].buttons)
 
 
-def test_a_command_inside_a_sentence_is_an_answer(mini: FlowSpec, open_chat: OpenChat) -> None:
+def test_a_command_inside_a_sentence_is_an_answer(mini: CompiledFlow, open_chat: OpenChat) -> None:
     chat = open_chat(mini)
     answer_up_to_name(chat)
     chat.say("Иван")
@@ -451,7 +460,7 @@ def test_a_command_inside_a_sentence_is_an_answer(mini: FlowSpec, open_chat: Ope
 # --------------------------------------------------------------------------- branches and progress
 
 
-def test_progress_counts_only_the_askable_path(mini: FlowSpec, open_chat: OpenChat) -> None:
+def test_progress_counts_only_the_askable_path(mini: CompiledFlow, open_chat: OpenChat) -> None:
     owner = open_chat(mini)
     owner.say("2 млн")
     owner.tap("owner")
@@ -463,7 +472,7 @@ def test_progress_counts_only_the_askable_path(mini: FlowSpec, open_chat: OpenCh
     assert manager.reply.progress == (3, 12)
 
 
-def test_skipped_branch_questions_are_never_asked(mini: FlowSpec, open_chat: OpenChat) -> None:
+def test_skipped_branch_questions_are_never_asked(mini: CompiledFlow, open_chat: OpenChat) -> None:
     chat = open_chat(mini)
     answer_up_to_name(chat)
     finish_contacts(chat)
@@ -475,7 +484,7 @@ def test_skipped_branch_questions_are_never_asked(mini: FlowSpec, open_chat: Ope
 # --------------------------------------------------------------------------- knock-outs
 
 
-def test_a_band_knockout_ends_the_conversation_at_once(mini: FlowSpec, open_chat: OpenChat) -> None:
+def test_a_band_knockout_ends_the_conversation_at_once(mini: CompiledFlow, open_chat: OpenChat) -> None:
     chat = open_chat(mini)
     turn = chat.tap("band:0")
     assert turn.state.completed
@@ -494,13 +503,13 @@ def test_a_band_knockout_ends_the_conversation_at_once(mini: FlowSpec, open_chat
     assert turn.score.stage is Stage.DISQUALIFIED
 
 
-def test_a_typed_zero_budget_hits_the_band_knockout(mini: FlowSpec, open_chat: OpenChat) -> None:
+def test_a_typed_zero_budget_hits_the_band_knockout(mini: CompiledFlow, open_chat: OpenChat) -> None:
     chat = open_chat(mini)
     chat.say("0 руб")
     assert chat.state.knockout == "no_budget"
 
 
-def test_an_option_knockout(mini: FlowSpec, open_chat: OpenChat) -> None:
+def test_an_option_knockout(mini: CompiledFlow, open_chat: OpenChat) -> None:
     chat = open_chat(mini, locale="en")
     chat.say("2M")
     turn = chat.tap("student")
@@ -508,7 +517,9 @@ def test_an_option_knockout(mini: FlowSpec, open_chat: OpenChat) -> None:
     assert turn.replies[0].text == "We work with companies."
 
 
-def test_a_question_knockout_fires_when_the_answer_stays_unknown(mini: FlowSpec, open_chat: OpenChat) -> None:
+def test_a_question_knockout_fires_when_the_answer_stays_unknown(
+    mini: CompiledFlow, open_chat: OpenChat
+) -> None:
     chat = open_chat(mini)
     answer_up_to_name(chat)
     chat.say("Иван")
@@ -519,7 +530,7 @@ def test_a_question_knockout_fires_when_the_answer_stays_unknown(mini: FlowSpec,
     assert LeadKnockedOut("email", "no_contact") in chat.events
 
 
-def test_a_flow_knockout_when_matches_after_an_answer(mini: FlowSpec, open_chat: OpenChat) -> None:
+def test_a_flow_knockout_when_matches_after_an_answer(mini: CompiledFlow, open_chat: OpenChat) -> None:
     chat = open_chat(mini)
     chat.say("2 млн")
     chat.tap("owner")
@@ -530,7 +541,7 @@ def test_a_flow_knockout_when_matches_after_an_answer(mini: FlowSpec, open_chat:
     assert chat.reply.text == "Вернитесь позже."
 
 
-def test_after_a_knockout_text_resends_the_knockout(mini: FlowSpec, open_chat: OpenChat) -> None:
+def test_after_a_knockout_text_resends_the_knockout(mini: CompiledFlow, open_chat: OpenChat) -> None:
     chat = open_chat(mini)
     chat.tap("band:0")
     done = chat.state
@@ -543,7 +554,7 @@ def test_after_a_knockout_text_resends_the_knockout(mini: FlowSpec, open_chat: O
 # --------------------------------------------------------------------------- completion and events
 
 
-def test_completion_scores_sets_stage_and_tier_and_closes(mini: FlowSpec, open_chat: OpenChat) -> None:
+def test_completion_scores_sets_stage_and_tier_and_closes(mini: CompiledFlow, open_chat: OpenChat) -> None:
     chat = open_chat(mini, utm_source="google")
     answer_up_to_name(chat)
     finish_contacts(chat)
@@ -576,7 +587,7 @@ def weak_lead(chat: Any) -> None:
     chat.say("Пока всё")
 
 
-def test_engagement_after_completion_can_raise_the_stage(mini: FlowSpec, open_chat: OpenChat) -> None:
+def test_engagement_after_completion_can_raise_the_stage(mini: CompiledFlow, open_chat: OpenChat) -> None:
     chat = open_chat(mini)
     weak_lead(chat)
     # fit 10 + (8 + 4) + 3 + 2 = 27, answered all +5
@@ -598,7 +609,7 @@ def test_engagement_after_completion_can_raise_the_stage(mini: FlowSpec, open_ch
     assert later.score.stage is Stage.MQL
 
 
-def test_the_stage_never_moves_down_after_completion(mini: FlowSpec, open_chat: OpenChat) -> None:
+def test_the_stage_never_moves_down_after_completion(mini: CompiledFlow, open_chat: OpenChat) -> None:
     chat = open_chat(mini, utm_source="google")
     answer_up_to_name(chat)
     finish_contacts(chat)
@@ -608,7 +619,7 @@ def test_the_stage_never_moves_down_after_completion(mini: FlowSpec, open_chat: 
     assert turn.events == ()
 
 
-def test_events_before_completion_only_update_facts(mini: FlowSpec, open_chat: OpenChat) -> None:
+def test_events_before_completion_only_update_facts(mini: CompiledFlow, open_chat: OpenChat) -> None:
     chat = open_chat(mini)
     before = chat.state
     turn = chat.event("page_view", path="/a")
@@ -620,7 +631,7 @@ def test_events_before_completion_only_update_facts(mini: FlowSpec, open_chat: O
     )
 
 
-def test_events_with_odd_data_are_ignored_or_cleaned(mini: FlowSpec, open_chat: OpenChat) -> None:
+def test_events_with_odd_data_are_ignored_or_cleaned(mini: CompiledFlow, open_chat: OpenChat) -> None:
     chat = open_chat(mini)
     facts = chat.state.facts
     for name, data in [
@@ -654,7 +665,7 @@ def test_events_with_odd_data_are_ignored_or_cleaned(mini: FlowSpec, open_chat: 
     assert "<" not in chat.state.facts["utm_source"]
 
 
-def test_facts_are_bounded(mini: FlowSpec, open_chat: OpenChat) -> None:
+def test_facts_are_bounded(mini: CompiledFlow, open_chat: OpenChat) -> None:
     chat = open_chat(mini)
     for i in range(200):
         chat.send(Inbound(kind="event", name=f"signal_{i}"))
@@ -681,7 +692,7 @@ def test_facts_are_bounded(mini: FlowSpec, open_chat: OpenChat) -> None:
         Inbound(kind="unknown"),  # type: ignore[arg-type]
     ],
 )
-def test_hostile_input_is_a_polite_reask(mini: FlowSpec, open_chat: OpenChat, inbound: Inbound) -> None:
+def test_hostile_input_is_a_polite_reask(mini: CompiledFlow, open_chat: OpenChat, inbound: Inbound) -> None:
     chat = open_chat(mini)
     turn = chat.send(inbound)
     assert turn.state.state == "budget"
@@ -689,7 +700,7 @@ def test_hostile_input_is_a_polite_reask(mini: FlowSpec, open_chat: OpenChat, in
     assert turn.replies[0].question_id == "budget"
 
 
-def test_a_huge_text_answer_is_stored_capped(mini: FlowSpec, open_chat: OpenChat) -> None:
+def test_a_huge_text_answer_is_stored_capped(mini: CompiledFlow, open_chat: OpenChat) -> None:
     chat = open_chat(mini)
     answer_up_to_name(chat)
     chat.say("Иван")
@@ -702,14 +713,14 @@ def test_a_huge_text_answer_is_stored_capped(mini: FlowSpec, open_chat: OpenChat
     assert len(answer.value) <= 2000
 
 
-def test_a_state_on_a_question_the_flow_no_longer_has_starts_over(mini: FlowSpec, now: datetime) -> None:
+def test_a_state_on_a_question_the_flow_no_longer_has_starts_over(mini: CompiledFlow, now: datetime) -> None:
     state = ConversationState("mini", 1, "ru", state="gone", stage=Stage.IN_PROGRESS, path=("gone",))
     turn = step(state, Inbound.typed("да"), mini, now)
     assert turn.state.state == "budget"
     assert turn.events == (ConversationRestarted(),)
 
 
-def test_the_turn_state_round_trips_through_json(mini: FlowSpec, open_chat: OpenChat) -> None:
+def test_the_turn_state_round_trips_through_json(mini: CompiledFlow, open_chat: OpenChat) -> None:
     chat = open_chat(mini, utm_source="google")
     answer_up_to_name(chat)
     finish_contacts(chat)
@@ -717,7 +728,7 @@ def test_the_turn_state_round_trips_through_json(mini: FlowSpec, open_chat: Open
         assert ConversationState.from_json(turn.state.to_json(), turn.state.version) == turn.state
 
 
-def test_a_shared_contact_answers_the_phone_question(mini: FlowSpec, open_chat: OpenChat) -> None:
+def test_a_shared_contact_answers_the_phone_question(mini: CompiledFlow, open_chat: OpenChat) -> None:
     chat = open_chat(mini)
     answer_up_to_name(chat)
     chat.say("Иван")
@@ -727,13 +738,15 @@ def test_a_shared_contact_answers_the_phone_question(mini: FlowSpec, open_chat: 
     assert chat.state.answers["phone"].value == "+79991234567"
 
 
-def test_a_shared_contact_on_another_question_is_not_an_answer(mini: FlowSpec, open_chat: OpenChat) -> None:
+def test_a_shared_contact_on_another_question_is_not_an_answer(
+    mini: CompiledFlow, open_chat: OpenChat
+) -> None:
     chat = open_chat(mini)
     turn = chat.send(Inbound(kind="contact", text="+7 999 123-45-67"))
     assert turn.events == (AnswerNotUnderstood("budget", 1),)
 
 
-def test_yes_no_typed_in_the_other_language(mini: FlowSpec, open_chat: OpenChat) -> None:
+def test_yes_no_typed_in_the_other_language(mini: CompiledFlow, open_chat: OpenChat) -> None:
     chat = open_chat(mini)
     chat.say("2 млн")
     chat.tap("owner")
@@ -744,7 +757,7 @@ def test_yes_no_typed_in_the_other_language(mini: FlowSpec, open_chat: OpenChat)
     assert chat.state.answers["demo"].value is True
 
 
-def test_events_after_a_knockout_only_update_facts(mini: FlowSpec, open_chat: OpenChat) -> None:
+def test_events_after_a_knockout_only_update_facts(mini: CompiledFlow, open_chat: OpenChat) -> None:
     chat = open_chat(mini, utm_source="google")
     chat.tap("band:0")
     before = chat.state
@@ -756,13 +769,13 @@ def test_events_after_a_knockout_only_update_facts(mini: FlowSpec, open_chat: Op
     assert turn.state.facts["pages_seen"] == 1
 
 
-def test_other_events_set_a_fact(mini: FlowSpec, open_chat: OpenChat) -> None:
+def test_other_events_set_a_fact(mini: CompiledFlow, open_chat: OpenChat) -> None:
     chat = open_chat(mini)
     chat.event("returning")
     assert chat.state.facts["returning"] is True
 
 
-def test_restart_after_completion_starts_a_new_run(mini: FlowSpec, open_chat: OpenChat) -> None:
+def test_restart_after_completion_starts_a_new_run(mini: CompiledFlow, open_chat: OpenChat) -> None:
     chat = open_chat(mini, utm_source="google")
     answer_up_to_name(chat)
     finish_contacts(chat)

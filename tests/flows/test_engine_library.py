@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 import flows.spec
+from flows.compiled import CompiledFlow, compile_flow
 from flows.model import COMPLETED_STAGES, Inbound, Reply
 from flows.scoring import score
 from flows.spec import LIBRARY, FlowSpec, QuestionKind, load_flow
@@ -33,11 +34,11 @@ def shipped_path(flow_id: str) -> Path:
     return Path(flows.spec.__file__).parent / "library" / f"{flow_id}.yaml"
 
 
-def shipped(flow_id: str) -> FlowSpec:
+def shipped(flow_id: str) -> CompiledFlow:
     path = shipped_path(flow_id)
     if not path.exists():
         pytest.skip(f"flows/library/{flow_id}.yaml is not there yet")
-    return load_flow(path)
+    return compile_flow(load_flow(path))
 
 
 def friendly_answer(spec: FlowSpec, reply: Reply) -> Inbound:
@@ -57,8 +58,8 @@ def walk(chat: Any, answer: Callable[[FlowSpec, Reply], Inbound], limit: int) ->
     for _ in range(limit):
         if chat.state.completed:
             return
-        chat.send(answer(chat.spec, chat.reply))
-    pytest.fail(f"{chat.spec.id}: not finished after {limit} turns")
+        chat.send(answer(chat.flow.spec, chat.reply))
+    pytest.fail(f"{chat.flow.id}: not finished after {limit} turns")
 
 
 @pytest.mark.parametrize("flow_id", LIBRARY)

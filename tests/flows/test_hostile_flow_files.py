@@ -190,7 +190,8 @@ def test_aliases_within_the_limits_still_work() -> None:
         "  - {stage: nurture, text: {ru: Пока, en: Bye}}", "  - {stage: nurture, text: *bye}"
     )
     spec = parse_flow(text, "aliases.yaml")
-    assert spec.closing("nurture", None, "en") == "Hi"
+    nurture = next(c for c in spec.closings if c.stage == "nurture")
+    assert nurture.text == {"ru": "Привет", "en": "Hi"}
 
 
 def test_too_many_aliases() -> None:

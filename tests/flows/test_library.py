@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from flows.compiled import CompiledFlow, compile_flow
 from flows.extract import match_choices
 from flows.model import Stage
 from flows.simulate import (
@@ -47,8 +48,13 @@ def flow(flow_id: str) -> FlowSpec:
 
 
 @cache
+def compiled(flow_id: str) -> CompiledFlow:
+    return compile_flow(flow(flow_id))
+
+
+@cache
 def report(flow_id: str) -> SimulationReport:
-    return simulate(flow(flow_id), limit=SAMPLE)
+    return simulate(compiled(flow_id), limit=SAMPLE)
 
 
 def texts(spec: FlowSpec) -> Iterator[tuple[str, Mapping[str, str]]]:
@@ -147,11 +153,12 @@ def test_every_part_of_the_flow_is_reachable_and_nothing_contradicts(flow_id: st
 OpenChat = Callable[..., Any]
 
 
-def replay(open_chat: OpenChat, spec: FlowSpec, path: PathResult, locale: str) -> Any:
+def replay(open_chat: OpenChat, walked: CompiledFlow, path: PathResult, locale: str) -> Any:
     """Have the conversation the path describes, through the engine (a ``conftest.Chat``)."""
+    spec = walked.spec
     steps = dict(path.steps)
     facts = dict(profiles(spec))[steps.pop(FACTS_NODE)]
-    chat = open_chat(spec, locale, **facts)
+    chat = open_chat(walked, locale, **facts)
     for qid, key in steps.items():
         assert chat.state.state == qid, (qid, chat.state.state)
         question = spec.question_by_id[qid]
@@ -173,10 +180,9 @@ def replay(open_chat: OpenChat, spec: FlowSpec, path: PathResult, locale: str) -
 def test_the_best_path_completes_as_a_qualified_lead_in_the_engine(
     open_chat: OpenChat, flow_id: str, locale: str
 ) -> None:
-    spec = flow(flow_id)
     best = report(flow_id).best
     assert best.stage in ("mql", "sql")
-    chat = replay(open_chat, spec, best, locale)
+    chat = replay(open_chat, compiled(flow_id), best, locale)
     assert chat.state.stage == Stage(best.stage)
     assert chat.state.tier == best.tier
     assert chat.state.score == best.total
@@ -191,7 +197,7 @@ def test_the_worst_path_completes_as_disqualified_in_the_engine(
     worst = report(flow_id).worst
     assert worst.stage == "disqualified"
     assert worst.knockout is not None
-    chat = replay(open_chat, spec, worst, locale)
+    chat = replay(open_chat, compiled(flow_id), worst, locale)
     assert chat.state.stage is Stage.DISQUALIFIED
     assert chat.state.knockout == worst.knockout
     knockout_text = spec.knockout_by_reason[worst.knockout].text[locale]
@@ -297,8 +303,7 @@ BANT_TYPED = {
 
 @pytest.mark.parametrize("locale", LOCALES)
 def test_bant_understands_typed_answers_in_both_languages(open_chat: OpenChat, locale: str) -> None:
-    spec = flow("bant")
-    chat = open_chat(spec, locale)
+    chat = open_chat(compiled("bant"), locale)
     for text in BANT_TYPED[locale]:
         chat.say(text)
     assert chat.state.completed
@@ -317,7 +322,7 @@ def test_the_annotated_example_in_the_docs_is_a_valid_flow() -> None:
     blocks = re.findall(r"```yaml\n(.*?)```", DOC.read_text(encoding="utf-8"), re.DOTALL)
     spec = parse_flow(blocks[-1], str(DOC))
     assert spec.id == "bant_mini"
-    found = simulate(spec)
+    found = simulate(compile_flow(spec))
     assert found.exhaustive
     assert found.findings == ()
     assert found.questions_never_asked == ()

@@ -11,28 +11,29 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import flows.spec
+from flows.compiled import CompiledFlow, compile_flow
 from flows.engine import step
 from flows.model import COMPLETED_STAGES, ConversationState, Inbound, Turn
 from flows.scoring import score
-from flows.spec import LIBRARY, FlowSpec, load_flow
+from flows.spec import LIBRARY, load_flow
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
-def all_specs() -> list[FlowSpec]:
+def all_specs() -> list[CompiledFlow]:
     specs = [load_flow(path) for path in sorted(FIXTURES.glob("*.yaml"))]
     library = Path(flows.spec.__file__).parent / "library"
     specs += [load_flow(library / f"{i}.yaml") for i in LIBRARY if (library / f"{i}.yaml").exists()]
-    return specs
+    return [compile_flow(spec) for spec in specs]
 
 
 SPECS = all_specs()
 
 
-def button_ids(spec: FlowSpec) -> list[str]:
+def button_ids(spec: CompiledFlow) -> list[str]:
     ids = {"yes", "no", "cmd:back", "cmd:restart", "cmd:skip", "band:0", "band:1", "band:99", "cmd:x", ""}
-    for question in spec.questions:
+    for question in spec.spec.questions:
         ids.update(o.id for o in question.options)
     return sorted(ids)
 
@@ -68,7 +69,7 @@ event_data = st.dictionaries(
 )
 
 
-def inbounds(spec: FlowSpec) -> st.SearchStrategy[Inbound]:
+def inbounds(spec: CompiledFlow) -> st.SearchStrategy[Inbound]:
     ids = button_ids(spec)
     return st.one_of(
         st.sampled_from(WORDS).map(Inbound.typed),
@@ -84,7 +85,7 @@ def inbounds(spec: FlowSpec) -> st.SearchStrategy[Inbound]:
     )
 
 
-def conversation(spec: FlowSpec) -> st.SearchStrategy[tuple[FlowSpec, str, list[Inbound]]]:
+def conversation(spec: CompiledFlow) -> st.SearchStrategy[tuple[CompiledFlow, str, list[Inbound]]]:
     return st.tuples(
         st.just(spec), st.sampled_from(["ru", "en", "de"]), st.lists(inbounds(spec), max_size=40)
     )
@@ -93,7 +94,7 @@ def conversation(spec: FlowSpec) -> st.SearchStrategy[tuple[FlowSpec, str, list[
 any_conversation = st.sampled_from(SPECS).flatmap(conversation)
 
 
-def run(spec: FlowSpec, locale: str, script: list[Inbound]) -> list[Turn]:
+def run(spec: CompiledFlow, locale: str, script: list[Inbound]) -> list[Turn]:
     state = ConversationState(spec.id, spec.version, locale, facts={"utm_source": "google"})
     turns = []
     for inbound in script:
@@ -103,17 +104,17 @@ def run(spec: FlowSpec, locale: str, script: list[Inbound]) -> list[Turn]:
     return turns
 
 
-def check_score(spec: FlowSpec, state: ConversationState) -> None:
+def check_score(spec: CompiledFlow, state: ConversationState) -> None:
     result = score(spec, state)
     assert result.total == sum(line.points for line in result.breakdown)
     assert 0 <= result.total <= 100
-    assert 0 <= result.fit <= spec.scoring.fit
-    assert 0 <= result.engagement <= spec.scoring.engagement
+    assert 0 <= result.fit <= spec.spec.scoring.fit
+    assert 0 <= result.engagement <= spec.spec.scoring.engagement
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(any_conversation)
-def test_no_inbound_sequence_breaks_a_conversation(case: tuple[FlowSpec, str, list[Inbound]]) -> None:
+def test_no_inbound_sequence_breaks_a_conversation(case: tuple[CompiledFlow, str, list[Inbound]]) -> None:
     spec, locale, script = case
     for turn in run(spec, locale, script):
         state = turn.state
@@ -132,7 +133,7 @@ def test_no_inbound_sequence_breaks_a_conversation(case: tuple[FlowSpec, str, li
 
 @settings(max_examples=60, deadline=None)
 @given(any_conversation)
-def test_the_same_inputs_give_the_same_outputs(case: tuple[FlowSpec, str, list[Inbound]]) -> None:
+def test_the_same_inputs_give_the_same_outputs(case: tuple[CompiledFlow, str, list[Inbound]]) -> None:
     spec, locale, script = case
     assert run(spec, locale, script) == run(spec, locale, script)
 
@@ -140,7 +141,9 @@ def test_the_same_inputs_give_the_same_outputs(case: tuple[FlowSpec, str, list[I
 @pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.id)
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(nonsense=st.lists(st.text(alphabet="ъьЪЬ#%&*~", min_size=1, max_size=12), min_size=1, max_size=5))
-def test_nonsense_always_ends_within_three_misses_per_question(spec: FlowSpec, nonsense: list[str]) -> None:
+def test_nonsense_always_ends_within_three_misses_per_question(
+    spec: CompiledFlow, nonsense: list[str]
+) -> None:
     state = step(ConversationState(spec.id, spec.version, "ru"), Inbound(kind="start"), spec, NOW).state
     limit = 3 * len(spec.questions)
     for turn_number in range(limit):

@@ -7,13 +7,13 @@ from typing import Any
 
 import pytest
 
+from flows.compiled import CompiledFlow, compile_flow
 from flows.model import Answer, ConversationState, Score, Stage
 from flows.scoring import score
-from flows.spec import FlowSpec
 
 
 def state(
-    spec: FlowSpec, locale: str = "ru", facts: dict[str, Any] | None = None, **answers: Any
+    spec: CompiledFlow, locale: str = "ru", facts: dict[str, Any] | None = None, **answers: Any
 ) -> ConversationState:
     """A finished conversation with ``answers`` given as ``qid=(raw, value)`` or an Answer."""
     built = {qid: a if isinstance(a, Answer) else Answer(qid, a[0], a[1]) for qid, a in answers.items()}
@@ -48,7 +48,7 @@ STRONG = {
 }
 
 
-def test_fit_lines_name_the_answer_the_value_and_the_points(mini: FlowSpec) -> None:
+def test_fit_lines_name_the_answer_the_value_and_the_points(mini: CompiledFlow) -> None:
     result = score(mini, state(mini, budget=("500 тыс", money(500_000)), role=("я директор", ["owner"])))
     budget, role = result.breakdown[0], result.breakdown[1]
     assert (budget.category, budget.source, budget.dimension) == ("fit", "budget", "budget")
@@ -63,20 +63,20 @@ def test_fit_lines_name_the_answer_the_value_and_the_points(mini: FlowSpec) -> N
     assert_consistent(result)
 
 
-def test_option_and_band_reasons_win_over_generated_ones(mini: FlowSpec) -> None:
+def test_option_and_band_reasons_win_over_generated_ones(mini: CompiledFlow) -> None:
     result = score(mini, state(mini, budget=("2 млн", money(2_000_000))))
     assert result.breakdown[0].reason == "Крупный бюджет"
     assert result.breakdown[0].points == 30
 
 
-def test_reasons_follow_the_requested_locale(mini: FlowSpec) -> None:
+def test_reasons_follow_the_requested_locale(mini: CompiledFlow) -> None:
     ru_state = state(mini, budget=("500k", money(500_000)), team=("12", 12))
     english = score(mini, ru_state, locale="en")
     assert english.breakdown[0].reason == 'Budget: "500k" → 500,000 RUB, under 1M: +10 of 30'
     assert english.breakdown[1].reason == 'Need: "12" → 12, range from 10: +5 of 5'
 
 
-def test_foreign_money_is_converted_and_shown_both_ways(mini: FlowSpec) -> None:
+def test_foreign_money_is_converted_and_shown_both_ways(mini: CompiledFlow) -> None:
     result = score(mini, state(mini, budget=("$15k", money(15_000, "USD"))), locale="en")
     line = result.breakdown[0]
     assert line.points == 30
@@ -89,14 +89,14 @@ def test_foreign_money_is_converted_and_shown_both_ways(mini: FlowSpec) -> None:
     assert "15 000 RUB" in unknown.reason
 
 
-def test_timeline_bands_and_yes_no(mini: FlowSpec) -> None:
+def test_timeline_bands_and_yes_no(mini: CompiledFlow) -> None:
     result = score(mini, state(mini, timing=("через неделю", 7), demo=("да", True)))
     assert lines(result, "fit") == [("timing", 15), ("demo", 0)]
     assert result.breakdown[0].reason == "Сроки: «через неделю» → 7 дн., В этом месяце: +15 из 15"
     assert result.breakdown[1].reason == "Сроки: «да» → да: +0 из 0"
 
 
-def test_unknown_and_skipped_answers_give_zero_with_a_line(mini: FlowSpec) -> None:
+def test_unknown_and_skipped_answers_give_zero_with_a_line(mini: CompiledFlow) -> None:
     result = score(
         mini,
         state(
@@ -110,7 +110,7 @@ def test_unknown_and_skipped_answers_give_zero_with_a_line(mini: FlowSpec) -> No
     assert result.breakdown[1].reason == "Компания: «» — пропущено: +0 из 0"
 
 
-def test_a_dimension_over_its_weight_is_capped_with_a_line(mini: FlowSpec) -> None:
+def test_a_dimension_over_its_weight_is_capped_with_a_line(mini: CompiledFlow) -> None:
     result = score(mini, state(mini, need=("x", ["leads", "speed", "reports"]), team=("12", 12)))
     assert lines(result) == [("need", 15), ("team", 5), ("need", -5)]
     cap = result.breakdown[2]
@@ -119,7 +119,7 @@ def test_a_dimension_over_its_weight_is_capped_with_a_line(mini: FlowSpec) -> No
     assert_consistent(result)
 
 
-def test_a_dimension_below_zero_is_raised_to_zero_with_a_line(puzzle: FlowSpec) -> None:
+def test_a_dimension_below_zero_is_raised_to_zero_with_a_line(puzzle: CompiledFlow) -> None:
     result = score(puzzle, state(puzzle, pain=("нет", ["none"]), pain_cost=("нет", False)))
     assert lines(result) == [("pain", -10), ("pain_cost", 0), ("pain", 10)]
     assert result.breakdown[2].reason == "Боль: не меньше 0 баллов"
@@ -127,12 +127,12 @@ def test_a_dimension_below_zero_is_raised_to_zero_with_a_line(puzzle: FlowSpec) 
     assert_consistent(result)
 
 
-def test_yes_no_without_options_gives_its_points_for_yes(puzzle: FlowSpec) -> None:
+def test_yes_no_without_options_gives_its_points_for_yes(puzzle: CompiledFlow) -> None:
     assert lines(score(puzzle, state(puzzle, pain_cost=("да", True)))) == [("pain_cost", 20)]
     assert lines(score(puzzle, state(puzzle, pain_cost=("нет", False)))) == [("pain_cost", 0)]
 
 
-def test_engagement_signals_and_their_cap(mini: FlowSpec) -> None:
+def test_engagement_signals_and_their_cap(mini: CompiledFlow) -> None:
     facts = {"utm_source": "google", "pages_seen": 4}
     result = score(mini, state(mini, facts=facts, **STRONG))
     assert lines(result, "engagement") == [("ads", 10), ("pages", 5), ("all", 5), ("hand", 5)]
@@ -151,14 +151,14 @@ def test_engagement_signals_and_their_cap(mini: FlowSpec) -> None:
         None,
     ],
 )
-def test_answered_all_needs_every_askable_question_answered(mini: FlowSpec, gap: Answer | None) -> None:
+def test_answered_all_needs_every_askable_question_answered(mini: CompiledFlow, gap: Answer | None) -> None:
     answers = {**STRONG, "team": gap} if gap is not None else {k: v for k, v in STRONG.items() if k != "team"}
     result = score(mini, state(mini, **answers))
     assert "all" not in [source for source, _ in lines(result, "engagement")]
     assert "all" in [source for source, _ in lines(score(mini, state(mini, **STRONG)), "engagement")]
 
 
-def test_junk_signals_each_count_once(mini: FlowSpec) -> None:
+def test_junk_signals_each_count_once(mini: CompiledFlow) -> None:
     result = score(
         mini,
         state(
@@ -175,7 +175,7 @@ def test_junk_signals_each_count_once(mini: FlowSpec) -> None:
     assert_consistent(result)
 
 
-def test_a_disposable_email_replaces_the_free_domain_penalty(mini: FlowSpec) -> None:
+def test_a_disposable_email_replaces_the_free_domain_penalty(mini: CompiledFlow) -> None:
     result = score(mini, state(mini, email=("x@mailinator.com", "x@mailinator.com"), budget=STRONG["budget"]))
     assert lines(result, "junk") == [("disposable_email", -20)]
     assert result.total == 10
@@ -186,11 +186,11 @@ def test_junk_can_be_switched_off(fixtures_dir: Any) -> None:
     from flows.spec import parse_flow
 
     text = (fixtures_dir / "mini.yaml").read_text(encoding="utf-8")
-    quiet = parse_flow(text.replace("  mql: 40\n", "  mql: 40\n  junk: {lowercase_name: 0}\n"))
+    quiet = compile_flow(parse_flow(text.replace("  mql: 40\n", "  mql: 40\n  junk: {lowercase_name: 0}\n")))
     assert lines(score(quiet, state(quiet, name=("иван", "иван"))), "junk") == []
 
 
-def test_stage_nurture_mql_sql(mini: FlowSpec) -> None:
+def test_stage_nurture_mql_sql(mini: CompiledFlow) -> None:
     nurture = score(mini, state(mini, budget=("500 тыс", money(500_000)), role=("x", ["manager"])))
     assert (nurture.total, nurture.stage) == (18, Stage.NURTURE)
     mql = score(
@@ -202,7 +202,7 @@ def test_stage_nurture_mql_sql(mini: FlowSpec) -> None:
     assert by_score.stage is Stage.SQL
 
 
-def test_a_hand_raise_makes_an_mql_an_sql(mini: FlowSpec) -> None:
+def test_a_hand_raise_makes_an_mql_an_sql(mini: CompiledFlow) -> None:
     base = {"budget": ("2 млн", money(2_000_000)), "role": ("x", ["manager"]), "need": ("x", ["speed"])}
     raised = score(mini, state(mini, **base, demo=("да", True)))
     assert (raised.total, raised.stage) == (47, Stage.SQL), "42 fit + 5 for the hand-raise signal"
@@ -212,14 +212,14 @@ def test_a_hand_raise_makes_an_mql_an_sql(mini: FlowSpec) -> None:
     assert too_low.stage is Stage.NURTURE
 
 
-def test_a_knockout_disqualifies_without_a_tier(mini: FlowSpec) -> None:
+def test_a_knockout_disqualifies_without_a_tier(mini: CompiledFlow) -> None:
     knocked = replace(state(mini, **STRONG), knockout="student")
     result = score(mini, knocked)
     assert (result.stage, result.tier, result.knockout) == (Stage.DISQUALIFIED, None, "student")
     assert_consistent(result)
 
 
-def test_n_of_m_mode(puzzle: FlowSpec) -> None:
+def test_n_of_m_mode(puzzle: CompiledFlow) -> None:
     two = {"pain": ("очень", ["lots"]), "process": ("x", ["crm", "scripts"]), "money": ("50k", money(50_000))}
     result = score(puzzle, state(puzzle, **two))
     assert result.confirmed == ("pain", "process")
@@ -231,16 +231,16 @@ def test_n_of_m_mode(puzzle: FlowSpec) -> None:
         puzzle, state(puzzle, pain=("очень", ["lots"]), process=("x", ["team"]), money=("50k", money(50_000)))
     )
     assert one.confirmed == ("pain",)
-    assert one.total >= puzzle.scoring.mql
+    assert one.total >= puzzle.spec.scoring.mql
     assert one.stage is Stage.NURTURE
 
 
-def test_confirm_at_sets_the_threshold(puzzle: FlowSpec) -> None:
+def test_confirm_at_sets_the_threshold(puzzle: CompiledFlow) -> None:
     result = score(puzzle, state(puzzle, pain=("немного", ["some"]), process=("x", ["crm"])))
     assert result.confirmed == ("process",), "pain needs 20 (confirm_at), process 15 (half of 30)"
 
 
-def test_tiers_take_the_first_matching_rule(puzzle: FlowSpec) -> None:
+def test_tiers_take_the_first_matching_rule(puzzle: CompiledFlow) -> None:
     full = {"process": ("x", ["crm", "scripts", "team"]), "money": ("1 млн", money(1_000_000))}
     lots = score(puzzle, state(puzzle, pain=("очень", ["lots"]), **full))
     assert (lots.total, lots.tier) == (75, "A")
@@ -250,7 +250,7 @@ def test_tiers_take_the_first_matching_rule(puzzle: FlowSpec) -> None:
     assert low.tier is None
 
 
-def test_the_same_input_gives_the_same_score(mini: FlowSpec) -> None:
+def test_the_same_input_gives_the_same_score(mini: CompiledFlow) -> None:
     forward = state(mini, facts={"pages_seen": 5, "utm_source": "google"}, **STRONG)
     backward = state(
         mini, facts={"utm_source": "google", "pages_seen": 5}, **dict(reversed(list(STRONG.items())))
@@ -259,14 +259,14 @@ def test_the_same_input_gives_the_same_score(mini: FlowSpec) -> None:
     assert score(mini, forward) == score(mini, backward)
 
 
-def test_an_empty_conversation_scores_zero(mini: FlowSpec) -> None:
+def test_an_empty_conversation_scores_zero(mini: CompiledFlow) -> None:
     result = score(mini, ConversationState("mini", 1, "ru"))
     assert (result.total, result.fit, result.engagement, result.breakdown) == (0, 0, 0, ())
     assert result.stage is Stage.NURTURE
 
 
 @pytest.mark.parametrize("value", [None, "2 млн", {"min": "x"}, {"min": float("nan"), "max": None}, [1, 2]])
-def test_odd_stored_values_score_zero_not_crash(mini: FlowSpec, value: Any) -> None:
+def test_odd_stored_values_score_zero_not_crash(mini: CompiledFlow, value: Any) -> None:
     result = score(mini, state(mini, budget=("x", value), team=("x", value), role=("x", value)))
     assert [points for _, points in lines(result)] == [0, 0, 0]
     assert_consistent(result)

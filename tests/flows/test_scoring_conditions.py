@@ -6,9 +6,10 @@ from typing import Any
 
 import pytest
 
+from flows.compiled import CompiledFlow
 from flows.conditions import matches, numeric_value
 from flows.model import Answer
-from flows.spec import Condition, FlowSpec
+from flows.spec import Condition
 
 
 def cond(**data: Any) -> Condition:
@@ -40,9 +41,9 @@ NEED_TWO = {"need": Answer("need", "...", ["leads", "reports"])}
     ],
 )
 def test_choice_conditions_compare_option_ids(
-    mini: FlowSpec, condition: Condition, answers: dict[str, Answer], expected: bool
+    mini: CompiledFlow, condition: Condition, answers: dict[str, Answer], expected: bool
 ) -> None:
-    assert matches(condition, mini, answers, {}) is expected
+    assert matches(condition, mini.spec, answers, {}) is expected
 
 
 @pytest.mark.parametrize(
@@ -53,7 +54,7 @@ def test_choice_conditions_compare_option_ids(
         Answer("role", "", None, skipped=True),
     ],
 )
-def test_an_unusable_answer_matches_only_answered_false(mini: FlowSpec, answer: Answer | None) -> None:
+def test_an_unusable_answer_matches_only_answered_false(mini: CompiledFlow, answer: Answer | None) -> None:
     answers = {"role": answer} if answer is not None else {}
     for condition in (
         cond(question="role", equals="manager"),
@@ -61,8 +62,8 @@ def test_an_unusable_answer_matches_only_answered_false(mini: FlowSpec, answer: 
         cond(question="role", answered=True),
         cond(question="role"),
     ):
-        assert not matches(condition, mini, answers, {})
-    assert matches(cond(question="role", answered=False), mini, answers, {})
+        assert not matches(condition, mini.spec, answers, {})
+    assert matches(cond(question="role", answered=False), mini.spec, answers, {})
 
 
 @pytest.mark.parametrize(
@@ -76,24 +77,24 @@ def test_an_unusable_answer_matches_only_answered_false(mini: FlowSpec, answer: 
         (money(0, 0), 0),
     ],
 )
-def test_money_is_the_midpoint_in_the_flow_currency(mini: FlowSpec, value: Any, expected: float) -> None:
-    question = mini.question_by_id["budget"]
-    assert numeric_value(mini, question, Answer("budget", "x", value)) == pytest.approx(expected)
+def test_money_is_the_midpoint_in_the_flow_currency(mini: CompiledFlow, value: Any, expected: float) -> None:
+    question = mini.spec.question_by_id["budget"]
+    assert numeric_value(mini.spec, question, Answer("budget", "x", value)) == pytest.approx(expected)
 
 
-def test_numeric_value_of_other_kinds(mini: FlowSpec) -> None:
-    q = mini.question_by_id
-    assert numeric_value(mini, q["team"], Answer("team", "12", 12)) == 12
-    assert numeric_value(mini, q["team"], Answer("team", "x", {"min": 10, "max": 20})) == 15
-    assert numeric_value(mini, q["timing"], Answer("timing", "x", 90)) == 90
-    assert numeric_value(mini, q["demo"], Answer("demo", "да", True)) == 1
-    assert numeric_value(mini, q["demo"], Answer("demo", "нет", False)) == 0
-    assert numeric_value(mini, q["role"], Answer("role", "x", ["owner"])) is None
-    assert numeric_value(mini, q["team"], Answer("team", "x", float("inf"))) is None
-    assert numeric_value(mini, q["team"], Answer("team", "x", True)) is None
-    assert numeric_value(mini, q["team"], Answer("team", "x", "12")) is None
-    assert numeric_value(mini, q["team"], Answer("team", "x", 12, understood=False)) is None
-    assert numeric_value(mini, q["team"], None) is None
+def test_numeric_value_of_other_kinds(mini: CompiledFlow) -> None:
+    q = mini.spec.question_by_id
+    assert numeric_value(mini.spec, q["team"], Answer("team", "12", 12)) == 12
+    assert numeric_value(mini.spec, q["team"], Answer("team", "x", {"min": 10, "max": 20})) == 15
+    assert numeric_value(mini.spec, q["timing"], Answer("timing", "x", 90)) == 90
+    assert numeric_value(mini.spec, q["demo"], Answer("demo", "да", True)) == 1
+    assert numeric_value(mini.spec, q["demo"], Answer("demo", "нет", False)) == 0
+    assert numeric_value(mini.spec, q["role"], Answer("role", "x", ["owner"])) is None
+    assert numeric_value(mini.spec, q["team"], Answer("team", "x", float("inf"))) is None
+    assert numeric_value(mini.spec, q["team"], Answer("team", "x", True)) is None
+    assert numeric_value(mini.spec, q["team"], Answer("team", "x", "12")) is None
+    assert numeric_value(mini.spec, q["team"], Answer("team", "x", 12, understood=False)) is None
+    assert numeric_value(mini.spec, q["team"], None) is None
 
 
 @pytest.mark.parametrize(
@@ -107,23 +108,23 @@ def test_numeric_value_of_other_kinds(mini: FlowSpec) -> None:
         (cond(question="budget", equals=1_500_000), True),
     ],
 )
-def test_numeric_conditions_on_money(mini: FlowSpec, condition: Condition, expected: bool) -> None:
+def test_numeric_conditions_on_money(mini: CompiledFlow, condition: Condition, expected: bool) -> None:
     answers = {"budget": Answer("budget", "$15k", money(15_000, 15_000, "USD"))}
-    assert matches(condition, mini, answers, {}) is expected
+    assert matches(condition, mini.spec, answers, {}) is expected
 
 
-def test_yes_no_conditions(mini: FlowSpec) -> None:
+def test_yes_no_conditions(mini: CompiledFlow) -> None:
     yes = {"demo": Answer("demo", "да", True)}
-    assert matches(cond(question="demo", equals=True), mini, yes, {})
-    assert not matches(cond(question="demo", equals=False), mini, yes, {})
-    assert matches(cond(question="demo", equals="yes"), mini, yes, {})
-    assert matches(cond(question="demo", gte=1), mini, yes, {})
+    assert matches(cond(question="demo", equals=True), mini.spec, yes, {})
+    assert not matches(cond(question="demo", equals=False), mini.spec, yes, {})
+    assert matches(cond(question="demo", equals="yes"), mini.spec, yes, {})
+    assert matches(cond(question="demo", gte=1), mini.spec, yes, {})
 
 
-def test_text_conditions_compare_case_insensitively(mini: FlowSpec) -> None:
+def test_text_conditions_compare_case_insensitively(mini: CompiledFlow) -> None:
     answers = {"company": Answer("company", "Acme", "Acme")}
-    assert matches(cond(question="company", equals="acme"), mini, answers, {})
-    assert not matches(cond(question="company", gte=1), mini, answers, {})
+    assert matches(cond(question="company", equals="acme"), mini.spec, answers, {})
+    assert not matches(cond(question="company", gte=1), mini.spec, answers, {})
 
 
 @pytest.mark.parametrize(
@@ -146,21 +147,26 @@ def test_text_conditions_compare_case_insensitively(mini: FlowSpec) -> None:
         (cond(fact="tags", equals="vip"), {"tags": ["new", "vip"]}, True),
     ],
 )
-def test_fact_conditions(mini: FlowSpec, condition: Condition, facts: dict[str, Any], expected: bool) -> None:
-    assert matches(condition, mini, {}, facts) is expected
+def test_fact_conditions(
+    mini: CompiledFlow, condition: Condition, facts: dict[str, Any], expected: bool
+) -> None:
+    assert matches(condition, mini.spec, {}, facts) is expected
 
 
-def test_combinations(mini: FlowSpec) -> None:
+def test_combinations(mini: CompiledFlow) -> None:
     facts = {"utm_source": "google", "pages_seen": 5}
     google = {"fact": "utm_source", "equals": "google"}
     many = {"fact": "pages_seen", "gte": 10}
     manager = {"question": "role", "equals": "manager"}
-    assert matches(cond(all=[google, manager]), mini, ROLE_MANAGER, facts)
-    assert not matches(cond(all=[google, many]), mini, ROLE_MANAGER, facts)
-    assert matches(cond(any=[many, manager]), mini, ROLE_MANAGER, facts)
-    assert not matches(cond(any=[many]), mini, ROLE_MANAGER, facts)
-    assert matches(cond(**{"not": many}), mini, ROLE_MANAGER, facts)
-    assert matches(cond(**{"not": {"question": "role", "equals": "owner"}}), mini, {}, facts)
+    assert matches(cond(all=[google, manager]), mini.spec, ROLE_MANAGER, facts)
+    assert not matches(cond(all=[google, many]), mini.spec, ROLE_MANAGER, facts)
+    assert matches(cond(any=[many, manager]), mini.spec, ROLE_MANAGER, facts)
+    assert not matches(cond(any=[many]), mini.spec, ROLE_MANAGER, facts)
+    assert matches(cond(**{"not": many}), mini.spec, ROLE_MANAGER, facts)
+    assert matches(cond(**{"not": {"question": "role", "equals": "owner"}}), mini.spec, {}, facts)
     assert matches(
-        cond(all=[{"any": [many, google]}, {"not": {"question": "team", "answered": True}}]), mini, {}, facts
+        cond(all=[{"any": [many, google]}, {"not": {"question": "team", "answered": True}}]),
+        mini.spec,
+        {},
+        facts,
     )

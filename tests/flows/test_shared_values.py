@@ -1,16 +1,15 @@
-"""What is worked out once and shared: predicates and memo values per spec, and the strings of
-states loaded from JSON."""
+"""What is worked out once and shared: the predicates and answer scores of a compiled flow, and
+the strings of states loaded from JSON."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
+from flows.compiled import CompiledFlow
 from flows.conditions import matches
-from flows.machine import MEMO_SIZE, build_machine, machine_for
 from flows.model import Answer, ConversationState
-from flows.scoring import FitMemo, score
-from flows.spec import Condition, FlowSpec
+from flows.scoring import score, score_answers, scored
 
 
 def loaded(state: ConversationState) -> ConversationState:
@@ -45,50 +44,28 @@ def test_typed_text_of_a_loaded_state_is_kept_as_it_was() -> None:
     assert again.answers["comment"].value == typed
 
 
-def test_one_predicate_per_condition_of_a_spec(mini: FlowSpec) -> None:
-    machine = machine_for(mini)
-    asked = [q.ask_if for q in mini.questions if q.ask_if is not None]
+def test_a_compiled_question_keeps_the_predicate_of_its_ask_if(mini: CompiledFlow) -> None:
+    asked = [q for q in mini.questions if q.spec.ask_if is not None]
     assert asked, "the fixture flow has an ask_if"
-    for cond in asked:
-        assert machine.when(cond) is machine.when(cond)
     manager = {"role": Answer("role", "Менеджер", ["manager"])}
-    for cond in asked:
-        assert machine.when(cond)(manager, {}) == matches(cond, mini, manager, {})
+    for question in asked:
+        assert question.spec.ask_if is not None
+        assert question.ask_if is not None
+        assert question.ask_if(manager, {}) == matches(question.spec.ask_if, mini.spec, manager, {})
+        assert question.ask_if({}, {}) == matches(question.spec.ask_if, mini.spec, {}, {})
+    assert all(q.ask_if is None for q in mini.questions if q.spec.ask_if is None)
 
 
-def test_a_condition_from_elsewhere_gets_its_own_predicate(mini: FlowSpec) -> None:
-    machine = machine_for(mini)
-    first = Condition.model_validate({"fact": "returning", "equals": True})
-    second = Condition.model_validate({"fact": "returning", "equals": False})
-    assert machine.when(first)({}, {"returning": True}) is True
-    assert machine.when(second)({}, {"returning": True}) is False
-
-
-def test_remember_builds_once_and_stops_keeping_when_full(mini: FlowSpec) -> None:
-    machine = build_machine(mini)
-    built: list[int] = []
-
-    def build() -> list[int]:
-        built.append(1)
-        return [len(built)]
-
-    assert machine.remember("key", build) is machine.remember("key", build)
-    assert len(built) == 1
-    machine.memo.update({("filler", i): i for i in range(MEMO_SIZE)})
-    assert machine.remember("late", build) == [2]
-    assert machine.remember("late", build) == [3], "a full memo builds every time instead of growing"
-
-
-def test_scores_with_a_fit_line_memo_equal_scores_without(mini: FlowSpec) -> None:
+def test_scores_from_answers_scored_beforehand_equal_scores(mini: CompiledFlow) -> None:
     shared = Answer("role", "Менеджер", ["manager"])
     states = [
         ConversationState("mini", 1, "ru", state="done", answers={"role": shared}),
         ConversationState("mini", 1, "ru", state="done", answers={"role": shared}, facts={"returning": True}),
-        ConversationState("mini", 1, "en", state="done", answers={"role": shared}),
+        ConversationState(
+            "mini", 1, "en", state="done", answers={"role": shared, "name": Answer("name", "иван", "иван")}
+        ),
     ]
-    memo: FitMemo = {}
     for state in states:
-        assert score(mini, state, memo=memo) == score(mini, state)
-    assert len(memo) == 2, "one line per answer and locale"
-    again = score(mini, states[0], memo=memo)
-    assert again.breakdown[0] is score(mini, states[1], memo=memo).breakdown[0]
+        texts = mini.texts(state.locale)
+        answers = {qid: scored(mini, mini.question_by_id[qid], a, texts) for qid, a in state.answers.items()}
+        assert score_answers(mini, state, answers, texts) == score(mini, state)

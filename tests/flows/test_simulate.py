@@ -6,8 +6,10 @@ import json
 
 import pytest
 
-from flows.simulate import band_value, simulate, upper_bound
-from flows.spec import Band, FlowSpec, parse_flow
+from flows.compiled import CompiledFlow, compile_flow
+from flows.scoring import highest_total
+from flows.simulate import band_value, simulate
+from flows.spec import Band, parse_flow
 
 # Paths per visitor profile (cold, warm): budget "no budget" knocks out (1); a small or a big
 # budget asks the role: student knocks out, ceo/staff/not understood go on to the optional
@@ -66,12 +68,12 @@ closings:
 """
 
 
-def edited(pairs: list[tuple[str, str]]) -> FlowSpec:
+def edited(pairs: list[tuple[str, str]]) -> CompiledFlow:
     text = SMALL
     for old, new in pairs:
         assert text.count(old) == 1, old
         text = text.replace(old, new)
-    return parse_flow(text, "small.yaml")
+    return compile_flow(parse_flow(text, "small.yaml"))
 
 
 def test_every_path_is_walked_when_there_are_few() -> None:
@@ -184,8 +186,8 @@ def test_an_mql_threshold_only_reachable_through_knockouts_is_reported() -> None
         ]
     )
     report = simulate(spec)
-    assert upper_bound(spec, with_knockouts=False) == 70
-    assert upper_bound(spec) == 100
+    assert highest_total(spec, with_knockouts=False) == 70
+    assert highest_total(spec) == 100
     codes = [f.code for f in report.findings]
     assert "mql_only_through_knockout" in codes
     assert "knockout_with_points" in codes
