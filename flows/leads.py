@@ -34,7 +34,7 @@ import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from flows.model import Stage
+from flows.model import JSON, Stage
 from flows.ports import STRONG_IDENTITIES, Identity, LeadClaim, LeadContact
 
 _FUNNEL_RANK = {
@@ -72,10 +72,11 @@ class LeadRecord:
 @dataclass(frozen=True, slots=True)
 class LeadDecision:
     """What the store writes: the lead as it now is, and the handoff event to queue, if any
-    (``lead.mql``, ``lead.updated``, ...)."""
+    (``lead.mql``, ``lead.updated``, ...), with its ``payload``."""
 
     lead: LeadRecord
     event: str | None
+    payload: JSON | None = None
 
     @property
     def changed(self) -> bool:
@@ -121,7 +122,31 @@ def decide(lead: LeadRecord, claim: LeadClaim) -> LeadDecision:
             # after it is reported (lead.updated) without lowering what sales sees.
             score, tier = claim.score, claim.tier
     updated = replace(lead, stage=stage, score=score, tier=tier, contact=contact)
-    return LeadDecision(updated, event)
+    if event is None:
+        return LeadDecision(updated, None)
+    return LeadDecision(updated, event, _payload(event, lead, updated, claim))
+
+
+def _payload(event: str, before: LeadRecord, after: LeadRecord, claim: LeadClaim) -> JSON:
+    """What the CRM gets: the conversation's part (``claim.handoff``: its answers, score and
+    source) and the lead as the rules left it, with its stage before."""
+    contact = after.contact
+    return (claim.handoff or {}) | {
+        "type": event,
+        "lead": {
+            "id": str(after.id),
+            "stage": after.stage.value,
+            "previous_stage": before.stage.value,
+            "score": after.score,
+            "tier": after.tier,
+        },
+        "contact": {
+            "name": contact.name,
+            "email": contact.email,
+            "phone": contact.phone,
+            "company": contact.company,
+        },
+    }
 
 
 def crm_outcome(lead: LeadRecord, status: Stage, at: datetime) -> LeadRecord | None:

@@ -300,30 +300,13 @@ class _Planner:
             }
         if decision.event is None:
             return
-        contact = after.contact
-        payload = (op.claim.handoff or {}) | {
-            "type": decision.event,
-            "lead": {
-                "id": str(lead_id),
-                "stage": after.stage.value,
-                "previous_stage": lead.stage.value,
-                "score": after.score,
-                "tier": after.tier,
-            },
-            "contact": {
-                "name": contact.name,
-                "email": contact.email,
-                "phone": contact.phone,
-                "company": contact.company,
-            },
-        }
         self.plan.inserts[outbox].append(
             {
                 "id": self._new_id(),
                 "type": decision.event,
                 "lead_id": lead_id,
                 "conversation_id": op.conversation_id,
-                "payload": payload,
+                "payload": decision.payload,
                 "status": "pending",
                 "attempts": 0,
                 "next_attempt_at": op.at,

@@ -166,18 +166,7 @@ class MemoryStore:
             lead.record = decision.lead
             lead.updated_at = turn.at
         if decision.event is not None:
-            after = decision.lead
-            payload = (turn.claim.handoff or {}) | {
-                "type": decision.event,
-                "lead": {
-                    "id": str(lead_id),
-                    "stage": after.stage.value,
-                    "previous_stage": before.stage.value,
-                    "score": after.score,
-                    "tier": after.tier,
-                },
-            }
-            self.outbox.append(OutboxRow(decision.event, lead_id, stored.id, payload))
+            self.outbox.append(OutboxRow(decision.event, lead_id, stored.id, decision.payload or {}))
         if turn.idempotency_key is not None:
             self.keys[turn.idempotency_key] = turn.result or {}
         return saved
