@@ -49,7 +49,15 @@ from flows.ports import (
 )
 from storage import postgres, sqlite
 from storage.batch import lead_record, stored_conversation
-from storage.db import dumps_json, loads_json, make_sessionmaker, make_sync_engine, writer
+from storage.db import (
+    asyncpg_dsn,
+    connect_timeout,
+    dumps_json,
+    loads_json,
+    make_sessionmaker,
+    make_sync_engine,
+    writer,
+)
 from storage.tables import (
     Continuation,
     Conversation,
@@ -94,9 +102,9 @@ class KeyReader:
         if self._pool is None:
             async with self._pool_lock:
                 if self._pool is None:
-                    dsn = self._engine.url.set(drivername="postgresql")
+                    url = self._engine.url
                     self._pool = await asyncpg.create_pool(
-                        dsn.render_as_string(hide_password=False), min_size=1, max_size=READ_POOL_SIZE
+                        asyncpg_dsn(url), min_size=1, max_size=READ_POOL_SIZE, timeout=connect_timeout(url)
                     )
         async with self._pool.acquire() as conn:
             return await read(conn)
