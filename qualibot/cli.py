@@ -12,6 +12,8 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from qualibot.errors import one_line
+
 # command -> (module under qualibot.commands, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "chat": ("chat", "chat with a flow in the terminal, as a visitor would, and see the score"),
@@ -44,7 +46,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     if func is None:
         parser.print_help()
         return 0 if not args_list else 2
-    code: int = func(args)
+    try:
+        code: int = func(args)
+    except KeyboardInterrupt:
+        sys.stderr.write("\n")
+        return 130
+    except Exception as exc:
+        reported = one_line(exc)
+        if reported is None:
+            raise
+        message, status = reported
+        sys.stderr.write(f"qualibot {command}: {message}\n")
+        return status
     return code
 
 

@@ -16,7 +16,7 @@ from flows.errors import FlowVersionConflict
 from flows.service import ConversationService, SystemClock
 from flows.spec import LIBRARY, FlowSpecError, library_path, read_flow_text
 from qualibot.settings import Settings
-from storage.db import check_schema, ensure_data_dir, make_engine
+from storage.db import check_database, database_errors, ensure_data_dir, make_engine
 from storage.repositories import SqlConversationStore, SqlFlowVersionStore, SqlLeadReader
 
 log = structlog.get_logger(__name__)
@@ -59,22 +59,25 @@ class App:
 
 @asynccontextmanager
 async def open_app(settings: Settings) -> AsyncIterator[App]:
-    """The service over the configured database; refuses an unmigrated database."""
-    ensure_data_dir(settings.database_url)
-    engine = make_engine(settings.database_url)
-    try:
-        await check_schema(engine)
-        conversations = SqlConversationStore(engine)
+    """The service over the configured database. Refuses a database that does not answer, is not
+    migrated or cannot be written, and turns a failure of the database itself while the app runs
+    into the same one-line ``storage.errors.DatabaseProblem``."""
+    with database_errors(settings.database_url):
+        ensure_data_dir(settings.database_url)
+        engine = make_engine(settings.database_url)
         try:
-            service = ConversationService(
-                conversations,
-                SqlFlowVersionStore(engine),
-                load_catalog(settings),
-                SystemClock(),
-                leads=SqlLeadReader(engine),
-            )
-            yield App(settings, engine, conversations, service)
+            await check_database(engine)
+            conversations = SqlConversationStore(engine)
+            try:
+                service = ConversationService(
+                    conversations,
+                    SqlFlowVersionStore(engine),
+                    load_catalog(settings),
+                    SystemClock(),
+                    leads=SqlLeadReader(engine),
+                )
+                yield App(settings, engine, conversations, service)
+            finally:
+                await conversations.aclose()
         finally:
-            await conversations.aclose()
-    finally:
-        await engine.dispose()
+            await engine.dispose()

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import sys
+import uuid
 from typing import Any, TextIO
 
 from flows.model import Reply
+from qualibot.settings import database_url_argument
 
 
 def add_parser(subparsers: Any) -> None:
@@ -22,10 +25,17 @@ def add_parser(subparsers: Any) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--flow", default="bant", help="flow id (default: bant)")
-    parser.add_argument("--locale", default="ru", help="ru or en (default: ru)")
-    parser.add_argument("--resume", metavar="ID", help="continue the conversation with this id")
-    parser.add_argument("--database-url", metavar="URL", help="default: QUALIBOT_DATABASE_URL or data/")
+    parser.add_argument("--flow", default="bant", type=_flow_id, help="flow id (default: bant)")
+    parser.add_argument("--locale", default="ru", type=_locale, help="ru or en (default: ru)")
+    parser.add_argument(
+        "--resume", metavar="ID", type=_conversation_id, help="continue the conversation with this id"
+    )
+    parser.add_argument(
+        "--database-url",
+        metavar="URL",
+        type=database_url_argument,
+        help="default: QUALIBOT_DATABASE_URL or data/",
+    )
     parser.add_argument(
         "--context",
         action="append",
@@ -37,7 +47,36 @@ def add_parser(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
+# What the arguments may be; a value that is not is refused without being echoed back.
+_FLOW_ID = re.compile(r"[a-z0-9_]{1,64}")
+_LOCALE = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})*")
+
+
+def _flow_id(text: str) -> str:
+    if not _FLOW_ID.fullmatch(text):
+        raise argparse.ArgumentTypeError("takes a flow id: a-z, 0-9 and _, at most 64 characters")
+    return text
+
+
+def _locale(text: str) -> str:
+    if len(text) > 32 or not _LOCALE.fullmatch(text):
+        raise argparse.ArgumentTypeError("takes a locale such as ru or en")
+    return text
+
+
+def _conversation_id(text: str) -> str:
+    if len(text) <= 64:
+        try:
+            return str(uuid.UUID(text.strip()))
+        except ValueError:
+            pass
+    raise argparse.ArgumentTypeError(
+        "takes the id of a conversation, as printed when it started (8-4-4-4-12 hex digits)"
+    )
+
+
 def run(args: argparse.Namespace) -> int:
+    from qualibot.errors import shown
     from qualibot.logging import configure_logging
     from qualibot.settings import Settings
 
@@ -49,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
     for item in args.context:
         key, sep, value = item.partition("=")
         if not sep:
-            sys.stderr.write(f"qualibot chat: --context takes KEY=VALUE, not {item!r}\n")
+            sys.stderr.write(f"qualibot chat: --context takes KEY=VALUE, not {shown(item, 40)}\n")
             return 2
         context[key.strip()] = value.strip()
     return asyncio.run(_chat(settings, args.flow, args.locale, args.resume, context, sys.stdin, sys.stdout))
@@ -105,40 +144,30 @@ async def _chat(
     stdin: TextIO,
     out: TextIO,
 ) -> int:
-    from flows.errors import QualibotError
     from qualibot.wiring import open_app
-    from storage.db import SchemaNotMigrated
 
-    try:
-        async with open_app(settings) as app:
-            service = app.service
-            try:
-                if resume:
-                    result = await service.current(resume)
-                else:
-                    result = await service.start_conversation(flow_id, locale, source_of(context))
-            except QualibotError as exc:
-                out.write(f"qualibot chat: {exc}\n")
-                return 1
-            conversation_id = str(result.conversation_id)
-            out.write(f"conversation {conversation_id}\n\n")
-            last = _show(result.replies, None, out)
-            while not result.done:
-                out.write("> ")
-                out.flush()
-                line = await asyncio.to_thread(stdin.readline)
-                if not line:
-                    out.write(f"\nstopped; continue with: qualibot chat --resume {conversation_id}\n")
-                    return 0
-                if not line.strip():
-                    continue
-                result = await service.handle_message(conversation_id, inbound_for(line.strip(), last))
-                last = _show(result.replies, last, out)
-            await _print_score(service, conversation_id, out)
-            return 0
-    except SchemaNotMigrated as exc:
-        out.write(f"qualibot chat: {exc}\n")
-        return 1
+    async with open_app(settings) as app:
+        service = app.service
+        if resume is not None:
+            result = await service.current(resume)
+        else:
+            result = await service.start_conversation(flow_id, locale, source_of(context))
+        conversation_id = str(result.conversation_id)
+        out.write(f"conversation {conversation_id}\n\n")
+        last = _show(result.replies, None, out)
+        while not result.done:
+            out.write("> ")
+            out.flush()
+            line = await asyncio.to_thread(stdin.readline)
+            if not line:
+                out.write(f"\nstopped; continue with: qualibot chat --resume {conversation_id}\n")
+                return 0
+            if not line.strip():
+                continue
+            result = await service.handle_message(conversation_id, inbound_for(line.strip(), last))
+            last = _show(result.replies, last, out)
+        await _print_score(service, conversation_id, out)
+        return 0
 
 
 def _show(replies: tuple[Reply, ...], last: Reply | None, out: TextIO) -> Reply | None:

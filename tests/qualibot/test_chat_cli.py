@@ -72,7 +72,7 @@ def test_chat_to_the_end_shows_an_explained_score(migrated: Path) -> None:
 def test_chat_refuses_an_unmigrated_database(tmp_path: Path) -> None:
     result = _qualibot(tmp_path, "chat", "--flow", "bant", stdin="")
     assert result.returncode == 1
-    assert "qualibot migrate" in result.stdout
+    assert "qualibot migrate" in result.stderr
 
 
 def test_chat_resumes_where_it_stopped(migrated: Path) -> None:
@@ -92,4 +92,4 @@ def test_chat_resumes_where_it_stopped(migrated: Path) -> None:
 def test_chat_reports_an_unknown_flow(migrated: Path) -> None:
     result = _qualibot(migrated, "chat", "--flow", "nope", stdin="")
     assert result.returncode == 1
-    assert "no flow 'nope'" in result.stdout
+    assert result.stderr == "qualibot chat: no flow 'nope'\n"

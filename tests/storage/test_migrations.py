@@ -101,4 +101,7 @@ async def test_migrate_command_takes_the_url_from_the_environment(
 
 def test_migrate_command_reports_an_unreachable_database(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli_main(["migrate", "--database-url", "postgresql+asyncpg://nobody@127.0.0.1:1/none"]) == 1
-    assert "cannot migrate" in capsys.readouterr().err
+    assert capsys.readouterr().err == (
+        "qualibot migrate: cannot use the database at postgresql+asyncpg://nobody@127.0.0.1:1/none: "
+        "nothing is listening at 127.0.0.1:1 (connection refused)\n"
+    )
