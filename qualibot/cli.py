@@ -20,6 +20,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "parse": ("parse", "show how a typed answer is understood (money, number, timeline, ...)"),
     "flows": ("flows", "check flow files, or simulate every answer path of a flow"),
     "migrate": ("migrate", "create or upgrade the database schema"),
+    "worker": ("worker", "deliver handoff events to the CRM webhooks (signed, retried, recorded)"),
+    "keys": ("keys", "create, list or revoke admin API keys"),
 }
 
 

@@ -11,6 +11,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.settings import TelegramSettings
+from handoff.settings import HandoffSettings
 from qualibot.errors import shown
 
 DEFAULT_DATA_DIR = Path("data")
@@ -57,6 +58,7 @@ class Settings(BaseSettings):
     log_format: Literal["console", "json"] = "console"
     flows_dir: Path | None = None
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
+    handoff: HandoffSettings = Field(default_factory=HandoffSettings)
 
     @field_validator("database_url")
     @classmethod

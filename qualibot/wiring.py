@@ -15,8 +15,14 @@ from flows.catalog import FlowCatalog
 from flows.errors import FlowVersionConflict
 from flows.service import ConversationService, SystemClock
 from flows.spec import LIBRARY, FlowSpecError, library_path, read_flow_text
+from handoff.admin import WebhookAdmin
+from handoff.keys import ApiKeys
+from handoff.transport import make_client
+from handoff.worker import DeliveryWorker
 from qualibot.settings import Settings
 from storage.db import check_database, database_errors, ensure_data_dir, make_engine
+from storage.endpoints import SqlApiKeys, SqlEndpoints
+from storage.outbox import SqlOutbox
 from storage.repositories import SqlConversationStore, SqlFlowVersionStore, SqlLeadReader
 
 log = structlog.get_logger(__name__)
@@ -58,26 +64,65 @@ class App:
 
 
 @asynccontextmanager
-async def open_app(settings: Settings) -> AsyncIterator[App]:
-    """The service over the configured database. Refuses a database that does not answer, is not
-    migrated or cannot be written, and turns a failure of the database itself while the app runs
-    into the same one-line ``storage.errors.DatabaseProblem``."""
+async def open_engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    """The configured database. Refuses a database that does not answer, is not migrated or cannot
+    be written, and turns a failure of the database itself while it is used into the same one-line
+    ``storage.errors.DatabaseProblem``."""
     with database_errors(settings.database_url):
         ensure_data_dir(settings.database_url)
         engine = make_engine(settings.database_url)
         try:
             await check_database(engine)
-            conversations = SqlConversationStore(engine)
-            try:
-                service = ConversationService(
-                    conversations,
-                    SqlFlowVersionStore(engine),
-                    load_catalog(settings),
-                    SystemClock(),
-                    leads=SqlLeadReader(engine),
-                )
-                yield App(settings, engine, conversations, service)
-            finally:
-                await conversations.aclose()
+            yield engine
         finally:
             await engine.dispose()
+
+
+@asynccontextmanager
+async def open_app(settings: Settings) -> AsyncIterator[App]:
+    """The conversation service over the configured database (see ``open_engine``)."""
+    async with open_engine(settings) as engine:
+        conversations = SqlConversationStore(engine)
+        try:
+            service = ConversationService(
+                conversations,
+                SqlFlowVersionStore(engine),
+                load_catalog(settings),
+                SystemClock(),
+                leads=SqlLeadReader(engine),
+            )
+            yield App(settings, engine, conversations, service)
+        finally:
+            await conversations.aclose()
+
+
+@dataclass(frozen=True, slots=True)
+class Handoff:
+    """The handoff's stores and the services over them, on one engine."""
+
+    outbox: SqlOutbox
+    admin: WebhookAdmin
+    keys: ApiKeys
+
+
+def handoff_services(engine: AsyncEngine, settings: Settings) -> Handoff:
+    outbox = SqlOutbox(engine)
+    clock = SystemClock()
+    return Handoff(
+        outbox,
+        WebhookAdmin(SqlEndpoints(engine), outbox, settings.handoff, clock),
+        ApiKeys(SqlApiKeys(engine), clock),
+    )
+
+
+@asynccontextmanager
+async def open_worker(engine: AsyncEngine, settings: Settings) -> AsyncIterator[DeliveryWorker]:
+    """A delivery worker on ``engine`` with the process's one webhook client."""
+    handoff = settings.handoff
+    client = make_client(timeout=handoff.webhook_timeout, allow_private=handoff.allow_private_webhooks)
+    outbox = SqlOutbox(engine)
+    try:
+        yield DeliveryWorker(outbox, client, handoff, SystemClock())
+    finally:
+        await outbox.aclose()
+        await client.aclose()
