@@ -21,7 +21,7 @@ from storage.outbox import ClaimedDelivery
 MAX_BODY_BYTES = 20_000
 MAX_TEXT = 500  # an answer's text and a breakdown line's words, when the body must shrink
 
-_SOURCE_KEYS = ("page_url", "referrer", "deep_link")
+_SOURCE_KEYS = ("landing_page", "referrer", "deep_link")
 
 
 def message_id(delivery: ClaimedDelivery) -> str:

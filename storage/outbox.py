@@ -929,7 +929,7 @@ def _page(name: str, data: Any, at: datetime) -> dict[str, Any] | None:
     """A page the lead saw, from an engagement event that names a URL."""
     if not isinstance(data, dict):
         return None
-    url = data.get("url") or data.get("page_url")
+    url = data.get("url") or data.get("path") or data.get("page_url")
     if not isinstance(url, str) or not url:
         return None
     title = data.get("title")

@@ -75,7 +75,7 @@ def event_payload(event_type: str, lead_id: uuid.UUID, conversation_id: uuid.UUI
             "channel": "web",
             "utm_source": "yandex",
             "utm_medium": "cpc",
-            "page_url": "https://x.test/",
+            "landing_page": "https://x.test/",
         },
     }
 

@@ -53,7 +53,7 @@ async def test_a_committed_event_reaches_the_endpoint_signed_and_recorded(
         }
     ]
     assert lead["source"]["utm"] == {"source": "yandex", "medium": "cpc"}
-    assert lead["source"]["page_url"] == "https://x.test/"
+    assert lead["source"]["landing_page"] == "https://x.test/"
     assert lead["transcript_url"].endswith(f"/v1/leads/{lead['id']}")
     assert lead["flow"] == {"id": "seeded", "version": 1, "framework": "BANT"}
     assert len(request.body) < 20_000
