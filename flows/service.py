@@ -10,8 +10,9 @@ current question shown again) saves nothing.
 Turns of one conversation in this process queue on a per-conversation lock; a turn that loses a
 race to another process (optimistic check on the conversation version) is recomputed from a fresh
 read, never written over the other. An ``idempotency_key`` (a retried web request, a redelivered
-Telegram update) is claimed in the turn's own transaction: a repeat returns the first result and
-changes nothing.
+Telegram update) is claimed in the turn's own transaction, so a key costs no read of its own: a
+repeat is refused by the store (``DuplicateInbound``) or is stale by then, and either way gets the
+first result back and changes nothing.
 """
 
 from __future__ import annotations
@@ -193,10 +194,6 @@ class ConversationService:
         attaches the conversation to its lead (``returning``). ``source`` gives the facts
         engagement scoring reads (page, referrer, UTM tags, deep link)."""
         key = _key(idempotency_key)
-        if key is not None:
-            replayed = await self._replayed(key)
-            if replayed is not None:
-                return replayed
         entry = self._catalog.current(flow_id)
         spec = entry.spec
         if locale not in spec.locales:
@@ -238,10 +235,6 @@ class ConversationService:
         cid = parse_conversation_id(conversation_id)
         key = _key(idempotency_key)
         async with self._locks.hold(cid):
-            if key is not None:
-                replayed = await self._replayed(key)
-                if replayed is not None:
-                    return replayed
             for attempt in range(self._max_attempts):
                 stored = await self._load(cid)
                 flow = await self._flow(stored.flow_id, stored.flow_version)
@@ -249,7 +242,10 @@ class ConversationService:
                 turn = self._step(stored.state, inbound, flow, now)
                 result = _result(cid, stored.lead_id, turn.state, turn, flow)
                 if turn.state is stored.state:
-                    return result  # nothing changed: nothing to save
+                    # Nothing changed, nothing to save. A repeat of a request that was applied
+                    # (its answer is stale by now) gets the first result back.
+                    replayed = await self._replayed(key) if key is not None else None
+                    return replayed or result
                 write = turn_write(stored, inbound, turn, flow.spec, now, key, result)
                 try:
                     saved = await self._store.save_turn(write)
