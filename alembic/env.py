@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 import os
 
+from alembic import context
 from sqlalchemy.engine import Connection
 
-from alembic import context
 from storage.db import DEFAULT_DATABASE_URL, is_sqlite, make_engine
 from storage.tables import Base
 

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-
-from alembic import command
 
 ROOT = Path(__file__).resolve().parent.parent
 
