@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -19,31 +20,201 @@ from qualibot.settings import Settings
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _copied() -> set[str]:
-    text = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+DOCKERFILE = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+
+
+def _stages() -> list[list[str]]:
+    """The Dockerfile's instructions (continuation lines joined), one list per stage."""
+    joined = re.sub(r"\\\n\s*", " ", DOCKERFILE)
+    stages: list[list[str]] = []
+    for line in joined.splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        if line.startswith("FROM "):
+            stages.append([])
+        stages[-1].append(line)
+    return stages
+
+
+def _copied(stage: list[str]) -> set[str]:
+    """What a stage copies from the build context (not from another stage)."""
     sources: set[str] = set()
-    for line in text.splitlines():
-        if line.startswith("COPY "):
-            sources.update(line.split()[1:-1])
+    for line in stage:
+        words = line.split()
+        if words[0] == "COPY" and not any(w.startswith("--from=") for w in words):
+            sources.update(words[1:-1])
     return sources
 
 
-def test_dockerfile_copies_every_package_and_file_it_needs() -> None:
+def test_the_wheel_is_built_from_every_package() -> None:
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     packages = {p.rstrip("*") for p in pyproject["tool"]["setuptools"]["packages"]["find"]["include"]}
-    copied = _copied()
-    assert packages <= copied
-    assert {"pyproject.toml", "README.md", "alembic.ini", "alembic", "docker-entrypoint.sh"} <= copied
-    for source in copied:
+    build, final = _stages()
+    copied = _copied(build)
+    assert packages | {"pyproject.toml", "README.md", "alembic"} <= copied
+    for source in copied | _copied(final):
         assert (ROOT / source).exists(), source
+    assert any("pip wheel" in line and "--no-deps" in line for line in build)
 
 
-def test_dockerfile_installs_like_the_makefile() -> None:
-    dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
-    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
-    for step in ("-m venv", "-m pip install --quiet --upgrade pip", "-m pip install --quiet -e"):
-        assert step in dockerfile
-        assert step in makefile
+def test_dependencies_have_a_layer_of_their_own_before_the_source() -> None:
+    _, final = _stages()
+    copies = [line for line in final if line.startswith("COPY")]
+    assert copies[0] == "COPY pyproject.toml /tmp/pyproject.toml"
+    install = final[final.index(copies[0]) + 1]
+    assert install.startswith("RUN python -m venv /opt/qualibot")
+    assert "-r /tmp/requirements.txt" in install
+    # The command that turns pyproject.toml into requirements, run by the shell as in the image,
+    # on our pyproject.toml.
+    command = re.search(r'/opt/qualibot/bin/python (-c ".*?") > /tmp/requirements.txt', install)
+    assert command is not None
+    shell = f"{sys.executable} {command.group(1)}".replace(
+        "/tmp/pyproject.toml", str(ROOT / "pyproject.toml")
+    )
+    listed = subprocess.run(
+        ["sh", "-c", shell], capture_output=True, text=True, check=True, timeout=60
+    ).stdout.splitlines()
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    assert listed == pyproject["project"]["dependencies"]
+    # Qualibot comes after, from the wheel, without touching the dependencies again.
+    wheel = next(line for line in final if "/tmp/wheels/*.whl" in line)
+    assert final.index(wheel) > final.index(install)
+    assert "--no-deps" in wheel
+
+
+def test_the_install_steps_are_the_readmes_and_not_editable() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    docker = readme[readme.index("### Docker") :].split("\n## ", 1)[0]
+    for step in (
+        "python -m venv",
+        "pip install --quiet --upgrade pip",
+        "pip install --quiet -r",
+        "pip wheel",
+        "pip install --quiet --no-deps",
+    ):
+        assert step in DOCKERFILE, step
+        assert step in docker, step
+    installs = [line for stage in _stages() for line in stage if "pip install" in line]
+    assert installs
+    assert not any(re.search(r"pip install\b.*\s-e\s", line) for line in installs)
+
+
+def test_the_container_runs_as_an_unprivileged_user_who_owns_data() -> None:
+    _, final = _stages()
+    users = [line.split()[1] for line in final if line.startswith("USER ")]
+    assert users
+    assert users[-1] not in ("root", "0")
+    user = users[-1]
+    created = next(line for line in final if "useradd" in line)
+    uid = re.search(r"--uid (\d+)", created)
+    assert uid is not None
+    assert int(uid.group(1)) >= 1000
+    assert f"chown {user}:{user} /data" in created
+    assert final.index(created) < final.index(f"USER {user}")
+    after = final[final.index(f"USER {user}") :]
+    assert not any("pip install" in line for line in after)
+
+
+def test_an_installed_wheel_works_without_the_source_tree(tmp_path: Path) -> None:
+    """Build the wheel as the image does (from the files its first stage copies), install it, not
+    editable, into a fresh environment that borrows this one's dependencies, and run it from
+    elsewhere: migrations, the shipped flows and the word lists all come from the installed
+    package."""
+    source = tmp_path / "src"  # what the wheel stage copies, and only that
+    for name in _copied(_stages()[0]):
+        if (ROOT / name).is_dir():
+            shutil.copytree(ROOT / name, source / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            source.mkdir(exist_ok=True)
+            shutil.copy2(ROOT / name, source / name)
+    wheels = tmp_path / "wheels"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--wheel-dir",
+            str(wheels),
+            str(source),
+        ],
+        check=True,
+        timeout=300,
+        capture_output=True,
+    )
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    python = venv / "bin" / "python"
+    site = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout.strip()
+    ours = subprocess.run(
+        [sys.executable, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout.strip()
+    (Path(site) / "borrowed_dependencies.pth").write_text(ours + "\n", encoding="utf-8")
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(python),
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-index",
+            *map(str, wheels.glob("*.whl")),
+        ],
+        check=True,
+        timeout=300,
+        capture_output=True,
+    )
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "QUALIBOT_DATABASE_URL")}
+    qualibot = str(venv / "bin" / "qualibot")
+
+    def run(*args: str) -> str:
+        result = subprocess.run(
+            [qualibot, *args],
+            capture_output=True,
+            text=True,
+            cwd=elsewhere,
+            env=env,
+            timeout=120,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    where = subprocess.run(
+        [str(python), "-c", "import storage.migrations as m; print(m.__file__); print(m.migrations_dir())"],
+        capture_output=True,
+        text=True,
+        cwd=elsewhere,
+        env=env,
+        timeout=60,
+        check=True,
+    ).stdout.splitlines()
+    assert where[0].startswith(site)
+    assert where[1] == str(venv / "share" / "qualibot" / "alembic")
+    assert run("migrate", "--database-url", f"sqlite+aiosqlite:///{elsewhere / 'q.db'}").endswith(
+        "is up to date\n"
+    )
+    installed_bant = Path(site) / "flows" / "library" / "bant.yaml"
+    assert run("flows", "check", str(installed_bant)).startswith(f"ok {installed_bant} (bant v")
+    assert json.loads(run("parse", "email", "ivan@mailinator.com"))["disposable"] is True
 
 
 def test_compose_sets_only_real_settings() -> None:
@@ -81,3 +252,14 @@ def test_entrypoint_migrates_then_runs_the_command(tmp_path: Path) -> None:
     assert re.search(r"is up to date$", first)
     assert json.loads(second)["min"] == 2_000_000
     assert (tmp_path / "data" / "qualibot.db").exists()
+
+
+def test_the_build_context_leaves_out_the_environment_and_keeps_what_is_copied() -> None:
+    ignored = {
+        line.strip()
+        for line in (ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    assert {".git", ".venv", "data", ".env"} <= ignored
+    copied = {source.split("/")[0] for stage in _stages() for source in _copied(stage)}
+    assert not copied & ignored
