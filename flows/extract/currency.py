@@ -11,16 +11,17 @@ _WORDS: Final[dict[str, str]] = {
     ),
     "USD": (
         "usd доллар доллара долларов долларам долларами долларах долл дол бакс бакса баксов баксах "
-        "баксы зеленых уе dollar dollars buck bucks $"
+        "баксы баксиков бакинских бакинские зеленых зелени зеленью зелененьких уе юсд dollar dollars buck "
+        "bucks $"
     ),
-    "EUR": "eur евро euro euros €",
+    "EUR": "eur евро евриков еврики euro euros €",
     "GBP": "gbp фунт фунта фунтов pound pounds quid £",
     "KZT": "kzt тенге tenge ₸",
     "UAH": "uah гривна гривны гривен гривну грн hryvnia ₴",
     "BYN": "byn byr",
     "CNY": "cny rmb юань юаня юаней юанях yuan renminbi",
     "JPY": "jpy иена иен иены йен yen ¥",
-    "CHF": "chf франк франка франков franc francs",
+    "CHF": "chf франк франка франков франках franc francs",
     "INR": "inr рупия рупий rupee rupees ₹",
     "TRY": "лира лиры лир lira ₺",
     "KRW": "krw ₩",

@@ -7,17 +7,32 @@ from dataclasses import dataclass
 from typing import Final
 
 from flows.extract.currency import BELARUSIAN_PREFIXES, CURRENCY_BY_WORD, ROUBLE_WORDS
-from flows.extract.numbers import MAX_SCAN_CHARS, Token, find_amounts, midpoint, read_range, tokenize
-from flows.extract.text import fold
+from flows.extract.numbers import (
+    NEGATED,
+    Token,
+    find_amounts,
+    is_vague,
+    midpoint,
+    prepare,
+    read_range,
+    tokenize,
+)
 
 
 @dataclass(frozen=True, slots=True)
 class Money:
-    """An amount or a range of money; an open end is None, a single amount has min == max."""
+    """An amount or a range of money; an open end is None, a single amount has min == max.
+
+    ``unlimited`` is a budget with no upper end at all ("без ограничений", "whatever it takes"):
+    both ends are None and the reader of a flow decides what that is worth. ``approximate`` says
+    the visitor was vague ("около", "тыщ 300", "несколько тысяч"); it is not part of the value.
+    """
 
     min: float | None
     max: float | None
     currency: str | None  # ISO 4217, None when the visitor did not say
+    unlimited: bool = False
+    approximate: bool = False
 
     def midpoint(self) -> float | None:
         """A representative value: (min+max)/2, or whichever end exists."""
@@ -26,6 +41,18 @@ class Money:
 
 NO_BUDGET: Final = Money(0.0, 0.0, None)
 
+# No upper end: tried before "no budget", since most of these say "no" or "нет".
+_UNLIMITED_RE: Final = re.compile(
+    r"(?<!\w)(?:без (?:каких-либо |всяких |особых )?ограничени\w*|нет (?:никаких )?ограничени\w*"
+    r"|ограничени\w* (?:по бюджету |по деньгам )?нет|не ограничен\w*|неограничен\w*|безлимит\w*|без лимит\w*"
+    r"|деньги не проблема|денег не жалко|сколько (?:потребуется|понадобится|нужно|надо|скажете)"
+    r"|whatever it takes|no (?:upper |budget |spending |real )?(?:limits?|caps?)|unlimited|limitless"
+    r"|no ceiling"
+    r"|skys? the limit"
+    r"|sky is the limit|(?:money|budget|cost|price)s? (?:is |are )?(?:no object|not an issue|no issue"
+    r"|not a problem|no problem)|(?:money|budget|cost|price)s? (?:isnt|is not|arent|are not|aint) (?:an issue"
+    r"|a problem|a concern))(?!\w)"
+)
 # Said instead of an amount. "Don't know" wins over "no" ("нет идей", "no idea").
 _UNSURE_RE: Final = re.compile(
     r"(?<!\w)(?:не знаю|незнаю|не уверен\w*|нет идей|no idea|not sure|dont know|do not know|idk|dunno|хз"
@@ -34,7 +61,27 @@ _UNSURE_RE: Final = re.compile(
 )
 _NO_BUDGET_RE: Final = re.compile(
     r"(?<!\w)(?:нет|нету|ноль|ничего|нисколько|ни копейки|ни рубля|бесплатн\w*|free|zero|none|nothing|no"
-    r"|не выделен\w*|не заложен\w*|не предусмотрен\w*|отсутствует)(?!\w)"
+    r"|not a (?:cent|penny|dime)|не выделен\w*|не заложен\w*|не предусмотрен\w*|отсутствует"
+    r"|(?:dont|do not|didnt|havent|have not) (?:have |got )?(?:a |any )?(?:budget|money))(?!\w)"
+)
+# "five figures" and its kin: an order of magnitude, its low, middle or high part.
+_FIGURES_RE: Final = re.compile(
+    r"(?<!\w)(?:(?P<part>low|mid|high|lower|upper|низк\w*|средн\w*|высок\w*)[\s-]+)?"
+    r"(?:(?P<n>five|six|seven|eight|nine|5|6|7|8|9)[\s-]*figures?"
+    r"|(?P<ru>пяти|шести|семи|восьми|девяти)значн\w*)(?!\w)"
+)
+_FIGURE_DIGITS: Final = {
+    **dict.fromkeys(("five", "5", "пяти"), 5),
+    **dict.fromkeys(("six", "6", "шести"), 6),
+    **dict.fromkeys(("seven", "7", "семи"), 7),
+    **dict.fromkeys(("eight", "8", "восьми"), 8),
+    **dict.fromkeys(("nine", "9", "девяти"), 9),
+}
+_FIGURE_PARTS: Final = {"low": (1, 3), "mid": (4, 6), "hig": (7, 10), "upp": (7, 10), "низ": (1, 3)}
+_FIGURE_PARTS_RU: Final = {"сре": (4, 6), "выс": (7, 10)}
+_APPROX_RE: Final = re.compile(
+    r"(?<!\w)(?:около|примерно|приблизительно|порядка|где-то|где то|в районе|плюс-минус|плюс минус|почти|под"
+    r"|ориентировочно|about|around|approximately|approx|roughly|circa|ish|some|~|≈)(?!\w)|~|≈"
 )
 
 
@@ -51,21 +98,44 @@ def _currency(tokens: list[Token]) -> str | None:
     return None
 
 
+def _figures(folded: str) -> tuple[float, float] | None:
+    match = _FIGURES_RE.search(folded)
+    if match is None:
+        return None
+    digits = _FIGURE_DIGITS[match.group("n") or match.group("ru")]
+    unit = 10.0 ** (digits - 1)
+    part = match.group("part")
+    low, high = (
+        (1, 10) if part is None else _FIGURE_PARTS.get(part[:3]) or _FIGURE_PARTS_RU.get(part[:3], (1, 10))
+    )
+    return low * unit, high * unit
+
+
 def parse_money(text: str, locale: str) -> Money | None:
     """Read a budget: an amount, a range or an open range, with the currency if one was named.
 
     "1-2 млн" -> 1e6..2e6; "до 100 тысяч" -> max only; "больше миллиона" -> min only;
-    "около 2 млн руб" -> a single amount; "нет бюджета" / "0" -> Money(0, 0, None);
-    "не знаю" -> None. Words of both languages are understood whatever the locale.
+    "около 2 млн руб" -> a single amount; "mid five figures" -> 40 000..60 000; "нет бюджета" /
+    "0" -> Money(0, 0, None); "без ограничений" -> unlimited; "не знаю", "не 5 млн", "-5000" ->
+    None. Words of both languages are understood whatever the locale.
     """
-    folded = fold(text[:MAX_SCAN_CHARS])
+    folded = prepare(text)
     tokens = tokenize(folded)
-    reading = read_range(tokens, find_amounts(tokens, folded))
+    figures = _figures(folded)
+    if figures is not None:
+        return Money(*figures, _currency(tokens), approximate=True)
+    amounts = find_amounts(tokens, folded)
+    reading = read_range(tokens, amounts)
+    if reading == NEGATED:
+        return None
     if reading is not None:
         low, high = reading
         if low == 0 and high == 0:
             return NO_BUDGET
-        return Money(low, high, _currency(tokens))
+        approximate = is_vague(tokens, amounts) or _APPROX_RE.search(folded) is not None
+        return Money(low, high, _currency(tokens), approximate=approximate)
+    if _UNLIMITED_RE.search(folded):
+        return Money(None, None, _currency(tokens), unlimited=True)
     if _UNSURE_RE.search(folded) or not _NO_BUDGET_RE.search(folded):
         return None
     return NO_BUDGET

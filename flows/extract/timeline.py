@@ -33,23 +33,28 @@ from __future__ import annotations
 import calendar
 import re
 from datetime import date, datetime, timedelta
-from typing import Final
+from itertools import pairwise
+from typing import Final, NamedTuple
 
 from flows.extract.numbers import (
-    MAX_SCAN_CHARS,
+    NEGATED,
     NUM,
+    Token,
     find_amounts,
     is_number_word,
     midpoint,
+    prepare,
     read_range,
     tokenize,
 )
-from flows.extract.text import fold, word_table
+from flows.extract.text import word_table
 
 RESEARCHING_DAYS: Final = 365
 NOT_URGENT_DAYS: Final = 180
 SOON_DAYS: Final = 30
 MAX_DAYS: Final = 36_500
+_FIRST_YEAR: Final = date.min.year + 1
+_LAST_YEAR: Final = date.max.year - MAX_DAYS // 365 - 2
 _VAGUE_COUNT: Final = 3.0
 _DAYS_PER_MONTH_FRACTION: Final = 30
 _INVALID_DATE: Final = -1  # a date was written but does not exist ("31.02"): nothing else is guessed
@@ -158,10 +163,13 @@ _UNITS: Final[dict[str, tuple[str, float, bool]]] = {
     # word -> (unit, how many of it the word itself means, plural with no number = "a few")
     **dict.fromkeys(word_table("день дня дней дню днем сутки суток day"), ("day", 1.0, False)),
     **dict.fromkeys(["дни", "days"], ("day", 1.0, True)),
-    **dict.fromkeys(word_table("неделя недели недель неделю неделе нед week wk"), ("week", 1.0, False)),
+    **dict.fromkeys(
+        word_table("неделя недели недель неделю неделе нед неделька недельку недельки week wk"),
+        ("week", 1.0, False),
+    ),
     **dict.fromkeys(word_table("неделями неделях weeks wks"), ("week", 1.0, True)),
     **dict.fromkeys(
-        word_table("месяц месяца месяцев месяцу месяце месяцем мес month mo mth"),
+        word_table("месяц месяца месяцев месяцу месяце месяцем мес месяцок месячишко month mo mth"),
         ("month", 1.0, False),
     ),
     **dict.fromkeys(word_table("месяцы месяцами месяцах months mos mths"), ("month", 1.0, True)),
@@ -172,6 +180,8 @@ _UNITS: Final[dict[str, tuple[str, float, bool]]] = {
     **dict.fromkeys(word_table("полгода полугода полгодика полугодие"), ("year", 0.5, False)),
     **dict.fromkeys(["полмесяца"], ("month", 0.5, False)),
     **dict.fromkeys(["полнедели"], ("week", 0.5, False)),
+    **dict.fromkeys(["fortnight"], ("week", 2.0, False)),
+    **dict.fromkeys(["fortnights"], ("week", 2.0, True)),
 }
 _MONTHS_PER_UNIT: Final = {"month": 1, "quarter": 3, "year": 12}
 _DAYS_PER_UNIT: Final = {"day": 1, "week": 7}
@@ -180,6 +190,15 @@ _COUNT_GLUE: Final = frozenset({"-", "to", "до", "or", "или", "a", "an", "o
 _VAGUE_WORDS: Final = frozenset({"несколько", "нескольких", "few", "several", "пару", "couple"})
 _HALF_WORDS: Final = frozenset({"пол", "half"})
 _HALF_AFTER: Final = (("and", "a", "half"), ("с", "половиной"))
+_THROUGH: Final = frozenset({"через", "спустя", "in"})
+_ALTERNATIVE: Final = frozenset({"-", "или", "or"})
+_JOINS: Final = frozenset({"и", "and", ",", "с", "плюс", "plus"})
+# A moment in the past is not when someone means to buy: "год назад", "last month", "в прошлом году".
+_PAST_RE: Final = re.compile(
+    r"(?<!\w)(?:(?:[\w.,-]+\s+){0,2}(?:тому\s+)?(?:назад|ago)|(?:в|на|за)\s+прошл\w*\s+\w+|прошл\w*\s+\w+"
+    r"|last\s+(?:week|month|year|quarter|spring|summer|autumn|fall|winter|time)(?!\s+of)|previous\s+\w+"
+    r"|(?:уже\s+)?давно(?:\s+уже)?|a while (?:back|ago)|long ago|earlier this \w+)(?!\w)"
+)
 
 # Both mean "from the first of January on".
 _NEXT_YEAR_RE: Final = re.compile(
@@ -287,55 +306,117 @@ def _quarter(today: date, folded: str) -> int | None:
     return _days(today, _span_target(today, start, end, match.group("mod")))
 
 
-def _duration(today: date, folded: str) -> int | None:
-    tokens = tokenize(folded)
+def _count_before(tokens: list[Token], folded: str, at: int, floor: int) -> tuple[float | None, int, bool]:
+    """The count written before the unit word at ``at`` (not before ``floor``): (count, where it
+    starts, whether any count words were there). A count that cannot be read is (None, _, True)."""
     texts = [t.text for t in tokens]
-    for at, word in enumerate(texts):
-        unit_info = _UNITS.get(word)
+    first = at
+    while first > floor and (
+        tokens[first - 1].kind == NUM
+        or is_number_word(texts[first - 1])
+        or texts[first - 1] in _COUNT_GLUE
+        or texts[first - 1] in _VAGUE_WORDS
+    ):
+        first -= 1
+    meaningful = [w for w in texts[first:at] if w not in _COUNT_GLUE]
+    if not meaningful:
+        return None, at, False
+    reading = read_range(tokens, find_amounts(tokens, folded, first, at), first, at)
+    if reading is not None and reading != NEGATED:
+        return midpoint(*reading), first, True
+    if set(meaningful) <= _VAGUE_WORDS:
+        return _VAGUE_COUNT, first, True
+    if set(meaningful) <= _HALF_WORDS:
+        return 0.5, first, True
+    return None, first, True
+
+
+def _count_after(tokens: list[Token], folded: str, at: int) -> tuple[float, int] | None:
+    """A count written after its unit: "недели через три", "месяца 2", "неделю-две", "a month or two"."""
+    j = at + 1
+    if j < len(tokens) and tokens[j].text in _THROUGH:
+        j += 1
+    k = j
+    while k < len(tokens) and (
+        tokens[k].kind == NUM or is_number_word(tokens[k].text) or tokens[k].text in ("-", "или", "or")
+    ):
+        k += 1
+    if k == j or (k < len(tokens) and tokens[k].text in _UNITS):
+        return None
+    reading = read_range(tokens, find_amounts(tokens, folded, j, k), j, k)
+    if reading is None or reading == NEGATED:
+        return None
+    return midpoint(*reading) or 0.0, k
+
+
+class _Segment(NamedTuple):
+    months: float
+    days: float
+    first: int
+    end: int
+
+
+def _segments(tokens: list[Token], folded: str) -> list[_Segment]:
+    """Every "count unit" in the text: "2 years", "3 months", "недели через три"."""
+    found: list[_Segment] = []
+    floor = 0
+    for at, token in enumerate(tokens):
+        unit_info = _UNITS.get(token.text)
         if unit_info is None:
             continue
         unit, per_word, plural = unit_info
-        first = at
-        while first > 0 and (
-            tokens[first - 1].kind == NUM
-            or is_number_word(texts[first - 1])
-            or texts[first - 1] in _COUNT_GLUE
-            or texts[first - 1] in _VAGUE_WORDS
-        ):
-            first -= 1
-        count_words = texts[first:at]
-        reading = read_range(tokens, find_amounts(tokens, folded, first, at), first, at)
-        count = midpoint(*reading) if reading is not None else None
-        if count is None:
-            meaningful = [w for w in count_words if w not in _COUNT_GLUE]
-            if not meaningful:
-                count = _VAGUE_COUNT if plural else 1.0
-            elif set(meaningful) <= _VAGUE_WORDS:
-                count = _VAGUE_COUNT
-            elif set(meaningful) <= _HALF_WORDS:
-                count = 0.5
-            else:
-                continue
+        count, first, written = _count_before(tokens, folded, at, floor)
+        end = at + 1
+        after = _count_after(tokens, folded, at)
+        if written and count is None:
+            continue
+        if after is not None and tokens[at + 1].text in _ALTERNATIVE:
+            low = count if count is not None else 1.0
+            count, end = (low + after[0]) / 2, after[1]  # "неделю-две", "a month or two"
+        elif not written and after is not None:
+            count, end = after  # "недели через три"
+        elif count is None:
+            count = _VAGUE_COUNT if plural else 1.0
         if unit == "year" and count >= 1900:
             continue  # "в 2027 году" names a year
-        if any(tuple(texts[at + 1 : at + 1 + len(tail)]) == tail for tail in _HALF_AFTER):
-            count += 0.5
-        return _span_days(today, unit, count * per_word)
-    return None
+        texts = [t.text for t in tokens[end : end + 3]]
+        for tail in _HALF_AFTER:
+            if tuple(texts[: len(tail)]) == tail:
+                count += 0.5
+                end += len(tail)
+        amount = count * per_word
+        if unit in _DAYS_PER_UNIT:
+            found.append(_Segment(0.0, amount * _DAYS_PER_UNIT[unit], first, end))
+        else:
+            found.append(_Segment(amount * _MONTHS_PER_UNIT[unit], 0.0, first, end))
+        floor = end
+    return found
 
 
-def _span_days(today: date, unit: str, count: float) -> int | None:
-    if unit in _DAYS_PER_UNIT:
-        days = count * _DAYS_PER_UNIT[unit]
-    else:
-        months = count * _MONTHS_PER_UNIT[unit]
-        if months > MAX_DAYS / 28:
-            return None
-        whole = int(months)
-        days = (_add_months(today, whole) - today).days + (months - whole) * _DAYS_PER_MONTH_FRACTION
-    if days > MAX_DAYS:
+def _duration(today: date, folded: str) -> int | None:
+    """A span from now, summed when it has several parts: "in 2 years and 3 months", "год и два месяца"."""
+    tokens = tokenize(folded)
+    segments = _segments(tokens, folded)
+    if not segments:
         return None
-    return int(days + 0.5)
+    months, days = segments[0].months, segments[0].days
+    for previous, segment in pairwise(segments):
+        between = {t.text for t in tokens[previous.end : segment.first]}
+        if not between <= _JOINS:
+            break
+        months += segment.months
+        days += segment.days
+    return _span_days(today, months, days)
+
+
+def _span_days(today: date, months: float, days: float) -> int | None:
+    if months > MAX_DAYS / 28:
+        return None
+    whole = int(months)
+    total = (_add_months(today, whole) - today).days + (months - whole) * _DAYS_PER_MONTH_FRACTION + days
+    if total > MAX_DAYS:
+        return None
+    return int(total + 0.5)
 
 
 def _date(today: date, year: int | None, month: int, day: int) -> int:
@@ -445,11 +526,18 @@ def _phrase(folded: str) -> int | None:
 
 
 def parse_timeline(text: str, locale: str, now: datetime) -> int | None:
-    """Days from ``now`` until the visitor means to act, or None when they don't know."""
-    folded = fold(text[:MAX_SCAN_CHARS]).strip()
+    """Days from ``now`` until the visitor means to act, or None when they don't know (or when
+    ``now`` is so near the ends of the calendar that no day ahead can be counted)."""
+    folded = prepare(text).strip()
     if not folded:
         return None
+    if _PAST_RE.search(folded):
+        folded = _PAST_RE.sub(" ", folded).strip()
+        if not folded:
+            return None
     today = now.date()
+    if not _FIRST_YEAR <= today.year <= _LAST_YEAR:
+        return None  # too near the ends of the calendar to count days ahead
     if _NEXT_YEAR_RE.search(folded):
         return _days(today, date(today.year + 1, 1, 1))
     for rule in (_named_period, _quarter, _duration):

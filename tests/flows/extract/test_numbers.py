@@ -100,3 +100,43 @@ def test_values_are_finite() -> None:
     for text in ("1" * 25, "99999999999999999 тыс", "inf", "nan"):
         money = parse_money(text, "en")
         assert money is None or all(v is None or math.isfinite(v) for v in (money.min, money.max))
+
+
+@pytest.mark.parametrize(
+    ("text", "low", "high"),
+    [
+        ("тысяч восемьсот", 800_000, 800_000),
+        ("тысяча двести", 1200, 1200),  # the unit in the nominative still counts one
+        ("около тысячи двухсот", 1200, 1200),
+        ("миллион двести", 1_200_000, 1_200_000),
+        ("сотни тысяч", 100_000, 1_000_000),
+        ("около сотни тысяч", 100_000, 100_000),
+        ("от 3-х до 5-ти млн", 3_000_000, 5_000_000),
+        ("1/2 ляма", 500_000, 500_000),
+        ("не 5 млн, а 3", 3_000_000, 3_000_000),
+    ],
+)
+def test_russian_word_orders_and_forms(text: str, low: float, high: float) -> None:
+    money = parse_money(text, "ru")
+    assert money is not None
+    assert (money.min, money.max) == (low, high)
+
+
+@pytest.mark.parametrize("text", ["не 5 млн", "-5000", "минус 100 тысяч", "certainly not 50k"])
+def test_negated_and_negative_amounts_are_not_understood(text: str) -> None:
+    assert parse_money(text, "ru") is None
+
+
+def test_open_ended_budgets_have_no_upper_end_and_are_not_zero() -> None:
+    for text in ("без ограничений", "нет ограничений", "whatever it takes", "no budget limit"):
+        money = parse_money(text, "ru")
+        assert money == Money(None, None, None, unlimited=True), text
+
+
+@pytest.mark.parametrize(
+    ("text", "vague"), [("тыщ 300", True), ("около 2 млн", True), ("2 000 000 руб", False)]
+)
+def test_an_amount_said_vaguely_is_marked_approximate(text: str, vague: bool) -> None:
+    money = parse_money(text, "ru")
+    assert money is not None
+    assert money.approximate is vague

@@ -68,3 +68,34 @@ def test_phrases_do_not_beat_an_explicit_moment() -> None:
     assert parse_timeline("срочно, до 1 декабря", "ru", NOW) == 8
     assert parse_timeline("не срочно, в течение года", "ru", NOW) == 365
     assert parse_timeline("не в этом году", "ru", NOW) == 39
+
+
+def test_spans_in_several_parts_add_up() -> None:
+    assert (
+        parse_timeline("in 2 years and 3 months", "en", NOW) == (datetime(2029, 2, 23, tzinfo=UTC) - NOW).days
+    )
+    assert parse_timeline("через 1 год 6 месяцев", "ru", NOW) == parse_timeline(
+        "через полтора года", "ru", NOW
+    )
+    assert parse_timeline("через 2 недели и 3 дня", "ru", NOW) == 17
+
+
+def test_a_count_after_its_unit_and_ranges_of_one_unit() -> None:
+    assert parse_timeline("недели через три", "ru", NOW) == 21
+    assert parse_timeline("дня через 3", "ru", NOW) == 3
+    assert parse_timeline("через неделю-две", "ru", NOW) == 11
+    assert parse_timeline("черезнеделю", "ru", NOW) == 7
+
+
+@pytest.mark.parametrize("text", ["год назад", "last month", "в прошлом году", "2 weeks ago", "давно уже"])
+def test_a_moment_in_the_past_is_not_a_timeline(text: str) -> None:
+    assert parse_timeline(text, "ru", NOW) is None
+
+
+def test_the_past_beside_a_future_moment_leaves_the_future() -> None:
+    assert parse_timeline("начали год назад, запуск через месяц", "ru", NOW) == 30
+
+
+def test_a_clock_at_the_ends_of_the_calendar_counts_nothing() -> None:
+    assert parse_timeline("через год", "ru", datetime(9999, 12, 31, tzinfo=UTC)) is None
+    assert parse_timeline("через год", "ru", datetime(1, 1, 1, tzinfo=UTC)) is None
