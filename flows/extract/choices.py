@@ -5,26 +5,41 @@ Tried in order, on the case-folded answer (ё = е):
 1. the whole answer is one option's label or synonym;
 2. option numbers or ordinals: "2", "2)", "#2", "вариант 2", "второй", "the second one";
    for multi-choice also "1, 3", "1 и 3", "первый и третий", "all" / "все";
-3. a label or synonym inside the answer, word by word, tolerant of Russian and English word
+3. for a question about someone's role (at least two option labels are job titles of
+   different levels, see ``flows.extract.roles``), the job title in the answer by its head word
+   and seniority: «директор по маркетингу» is a head of department, not the owner;
+4. a label or synonym inside the answer, word by word, tolerant of Russian and English word
    endings ("аналитику" finds "аналитика"): "я директор", "crm и аналитика";
-4. fuzzy matching with rapidfuzz (WRatio, cut-off 85) for typos ("аналитка").
+5. fuzzy matching with rapidfuzz (cut-off 85) for typos ("аналитка").
 
-A single choice is one option or nothing: when two options fit about equally well the answer
-is ambiguous and () comes back, so the bot can ask again. For a multi-choice answer, what is left
-around the labels found in step 3 is split on ",", ";", "/", "+", "и", "and", "или", "or"...
-and each part matched by steps 1, 2 and 4 on its own ("crm, чат" with a "Чат-бот" option).
+Meaning first: a label or synonym after a negation in the same clause ("бюджет не выделен",
+"я не студент", "don't call me") or followed by one ("демо не нужно") is not chosen; a bare
+"да"/"нет"/"yes"/"no" synonym counts only when the whole answer says so without a hedge
+("наверное да" is not «Да, утверждён»); keyboard mash chooses nothing.
+
+A *strict* option (a knock-out or a hand-raise: it ends or escalates the conversation) needs a
+clear match: steps 1-4 only, never fuzzy, and never with a negation, doubt or another option
+in the same answer. A single choice is one option or nothing; when two options fit about
+equally well the reading names them (``clarify``) so the bot can ask which one. For a
+multi-choice answer, what is left around the labels found in step 4 is split on ",", ";",
+"/", "+", "и", "and", "или", "or"... and each part matched by steps 1, 2 and 5 on its own
+("crm, чат" with a "Чат-бот" option).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Final, NamedTuple
 
 from rapidfuzz import fuzz, process
 
+from flows.extract.junk import looks_gibberish
+from flows.extract.roles import AMBIGUOUS, role_levels
 from flows.extract.text import fold, word_table
+from flows.extract.yes_no import read_yes_no
 
 _MAX_CHARS: Final = 500
 _MAX_WORDS: Final = 60
@@ -34,11 +49,31 @@ _FUZZY_MIN_CHARS: Final = 3
 _STEM_MIN_LEN: Final = 5
 _STEM_KEEP: Final = 4
 _STEM_EXTRA: Final = 3
+_ABBREVIATION_MIN: Final = 5
+_SHORT_ENDINGS: Final = frozenset(word_table("а у ом е ы и ов ам ами ах ой ю я s es"))
+_NEGATION_BEFORE: Final = 3
+_NEGATION_AFTER: Final = 2
 
-_WORDS_RE: Final = re.compile(r"\w+")
-_TOKENS_RE: Final = re.compile(r"\w+|[,;/+&]")
-_PUNCTUATION: Final = frozenset(",;/+&")
-_SEPARATORS: Final = _PUNCTUATION | {"и", "and", "или", "or", "also", "plus", "плюс", "также", "еще"}
+_TOKENS_RE: Final = re.compile(r"\w+|[,;/+&.!?()]")
+_PUNCTUATION: Final = frozenset(",;/+&.!?()")
+_CLAUSE_ENDS: Final = frozenset(",;.!?()") | frozenset(
+    word_table("но а зато однако but however though instead")
+)
+_SEPARATORS: Final = frozenset(",;/+&") | {"и", "and", "или", "or", "also", "plus", "плюс", "также", "еще"}
+_NEGATORS: Final = frozenset(
+    word_table(
+        "не ни нет без no not dont doesnt didnt isnt arent wasnt wont cant cannot never nor without "
+        "никак нельзя незачем"
+    )
+)
+_NOT_ONLY: Final = frozenset(word_table("только only"))  # "не только заявки, но и отчёты"
+_DOUBT: Final = frozenset(
+    word_table(
+        "может возможно наверное наверно вроде кажется пожалуй ли или maybe perhaps possibly probably "
+        "might whether if если знаю sure know"
+    )
+)
+_YES_NO_WORDS: Final = frozenset(word_table("да нет yes no есть нету ага угу yep nope"))
 
 _FILLER: Final = frozenset(
     word_table(
@@ -67,22 +102,51 @@ _LAST: Final = frozenset({"последний", "последняя", "посл�
 _ORDINAL_SUFFIX_RE: Final = re.compile(r"(\d{1,2})(?:й|ий|ый|ой|я|е|st|nd|rd|th)?")
 
 
+@dataclass(frozen=True, slots=True)
+class ChoiceOption:
+    """One option as the reader sees it: its id, its label and synonyms (in the locale read
+    first; ``fallback`` holds the other locales' words, tried when those find nothing), and
+    whether it is strict (a knock-out or a hand-raise, which needs a clear match)."""
+
+    id: str
+    phrases: tuple[str, ...]
+    fallback: tuple[str, ...] = ()
+    strict: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ChoiceReading:
+    """The option ids an answer picks (display order; empty when none), or, for a single choice,
+    the two options it could mean (``clarify``) when it fits both about equally well."""
+
+    ids: tuple[str, ...] = ()
+    clarify: tuple[str, ...] = ()
+    certain: bool = True  # False for a fuzzy match
+
+
+_NOTHING: Final = ChoiceReading()
+
+
 class _Phrase(NamedTuple):
     option: int  # index of the option in display order
     words: tuple[str, ...]
     stems: tuple[str, ...]  # a word's stem, or "" when the word must match exactly
+    negative: bool  # the phrase says "not" itself ("не я", "no money")
+    yes_no: bool  # the phrase is a bare yes/no word ("да", "no")
 
 
 class _Options(NamedTuple):
     ids: tuple[str, ...]
+    strict: tuple[bool, ...]
     exact: dict[str, int]  # joined words -> option index (first option wins)
     phrases: tuple[_Phrase, ...]
-    texts: tuple[str, ...]  # joined words of each phrase, for fuzzy matching
+    texts: tuple[str, ...]  # joined words of each non-strict option's phrase, for fuzzy matching
     owners: tuple[int, ...]  # option index of each entry in texts
+    levels: tuple[frozenset[str], ...]  # role levels of each option; all empty unless a role question
 
 
 def _words(text: str) -> list[str]:
-    return _WORDS_RE.findall(fold(text))[:_MAX_WORDS]
+    return [t for t in _TOKENS_RE.findall(fold(text)) if t not in _PUNCTUATION][:_MAX_WORDS]
 
 
 def _stem(word: str) -> str:
@@ -91,30 +155,57 @@ def _stem(word: str) -> str:
     return word[: max(_STEM_KEEP, len(word) - 2)]
 
 
+def _option_levels(phrase_words: Sequence[tuple[str, ...]]) -> frozenset[str]:
+    found: set[str] = set()
+    for words in phrase_words:
+        definite, _ = role_levels(words)
+        found |= definite
+    return frozenset(found)
+
+
 @lru_cache(maxsize=512)
-def _prepare(candidates: tuple[tuple[str, tuple[str, ...]], ...]) -> _Options:
+def _prepare(candidates: tuple[tuple[str, tuple[str, ...], bool], ...]) -> _Options:
     exact: dict[str, int] = {}
     phrases: list[_Phrase] = []
-    for index, (_, labels) in enumerate(candidates):
-        for label in labels:
+    label_levels: list[frozenset[str]] = []
+    option_words: list[list[tuple[str, ...]]] = []
+    for index, (_, labels, _) in enumerate(candidates):
+        option_words.append([])
+        for position, label in enumerate(labels):
             words = tuple(_words(label))
             if not words:
                 continue
+            if position == 0:
+                label_levels.append(role_levels(words)[0])
+            option_words[-1].append(words)
             exact.setdefault(" ".join(words), index)
-            phrases.append(_Phrase(index, words, tuple(_stem(w) for w in words)))
+            negative = bool(set(words) & _NEGATORS)
+            yes_no = len(words) == 1 and words[0] in _YES_NO_WORDS
+            phrases.append(_Phrase(index, words, tuple(_stem(w) for w in words), negative, yes_no))
+    strict = tuple(flag for _, _, flag in candidates)
+    role_question = len({level for level in label_levels if level}) >= 2
+    levels = tuple(_option_levels(words) if role_question else frozenset() for words in option_words)
+    fuzzy = [p for p in phrases if not strict[p.option]]
     return _Options(
-        ids=tuple(option_id for option_id, _ in candidates),
+        ids=tuple(option_id for option_id, _, _ in candidates),
+        strict=strict,
         exact=exact,
         phrases=tuple(phrases),
-        texts=tuple(" ".join(p.words) for p in phrases),
-        owners=tuple(p.option for p in phrases),
+        texts=tuple(" ".join(p.words) for p in fuzzy),
+        owners=tuple(p.option for p in fuzzy),
+        levels=levels,
     )
 
 
 def _word_matches(said: str, word: str, stem: str) -> bool:
+    """The same word, another ending of it ("аналитику"), or its abbreviation ("финдир")."""
     if said == word:
         return True
-    return bool(stem) and said.startswith(stem) and len(said) <= len(word) + _STEM_EXTRA
+    if not stem and said.startswith(word) and said[len(word) :] in _SHORT_ENDINGS and not word.isdigit():
+        return True  # "бота", "чату": a short word takes its endings whole
+    if stem and said.startswith(stem) and len(said) <= len(word) + _STEM_EXTRA:
+        return True
+    return len(said) >= _ABBREVIATION_MIN and len(said) * 2 >= len(word) and word.startswith(said)
 
 
 def _index(word: str, count: int) -> int | None:
@@ -142,34 +233,84 @@ def _indices(words: list[str], count: int) -> list[int] | None:
     return [i for i in found if i is not None]
 
 
-def _contained(words: list[str], options: _Options) -> tuple[set[int], set[int]]:
-    """Options whose label or synonym appears in the words (a match inside a longer one is
-    dropped), and the positions of the words those matches cover."""
-    spans: list[tuple[int, int, int]] = []
+def _clause(tokens: list[str], start: int, end: int) -> tuple[list[str], list[str]]:
+    """The words of the clause before tokens[start] and after tokens[end - 1]."""
+    before: list[str] = []
+    k = start - 1
+    while k >= 0 and tokens[k] not in _CLAUSE_ENDS:
+        before.append(tokens[k])
+        k -= 1
+    after: list[str] = []
+    k = end
+    while k < len(tokens) and tokens[k] not in _CLAUSE_ENDS:
+        after.append(tokens[k])
+        k += 1
+    return before, after  # before is nearest first
+
+
+def _negated(before: list[str], after: list[str]) -> bool:
+    for k, word in enumerate(before[:_NEGATION_BEFORE]):
+        # ``before`` is nearest first, so before[k - 1] is the word right after this one.
+        if word in _NEGATORS and (k == 0 or before[k - 1] not in _NOT_ONLY):
+            return True
+    return any(word in _NEGATORS for word in after[:_NEGATION_AFTER])
+
+
+class _Span(NamedTuple):
+    start: int
+    end: int
+    option: int
+    negated: bool
+    doubtful: bool  # negation or doubt anywhere in its clause: too weak for a strict option
+
+
+def _spans(tokens: list[str], options: _Options, polarity: bool | None) -> list[_Span]:
+    """Labels and synonyms found in the answer, longest matches kept. Phrases match words (the
+    punctuation between them does not count); positions are those in ``tokens``."""
+    at = [k for k, t in enumerate(tokens) if t not in _PUNCTUATION]
+    words = [tokens[k] for k in at]
+    spans: list[_Span] = []
     for phrase in options.phrases:
         size = len(phrase.words)
         for start in range(len(words) - size + 1):
-            if all(_word_matches(words[start + k], phrase.words[k], phrase.stems[k]) for k in range(size)):
-                spans.append((start, start + size, phrase.option))
-    kept = [
-        (start, end, option)
-        for start, end, option in spans
+            if not all(
+                _word_matches(words[start + k], phrase.words[k], phrase.stems[k]) for k in range(size)
+            ):
+                continue
+            first, last = at[start], at[start + size - 1]
+            before, after = _clause(tokens, first, last + 1)
+            negated = not phrase.negative and _negated(before, after)
+            if phrase.yes_no:
+                said_yes = phrase.words[0] not in ("нет", "no", "нету", "nope")
+                negated = negated or polarity is not said_yes
+            doubtful = bool((set(before) | set(after)) & (_NEGATORS | _DOUBT))
+            spans.append(_Span(first, last + 1, phrase.option, negated, doubtful))
+    return [
+        span
+        for span in spans
         if not any(
-            other != option and s <= start and end <= e and (e - s) > (end - start) for s, e, other in spans
+            other.option != span.option
+            and other.start <= span.start
+            and span.end <= other.end
+            and (other.end - other.start) > (span.end - span.start)
+            for other in spans
         )
     ]
-    covered = {k for start, end, _ in kept for k in range(start, end)}
-    return {option for _, _, option in kept}, covered
 
 
-def _fuzzy(query: str, options: _Options) -> int | None:
+def _fuzzy(query: str, options: _Options, *, partial: bool = False) -> tuple[int, ...]:
+    """The option a typo is closest to, or the two it is equally close to, or ().
+
+    The whole answer is compared with each phrase (``fuzz.ratio``: "аналитка" is "аналитика",
+    "я в поиске работы" is not "я директор"); a part of a multi-choice answer may also be a part
+    of a phrase (``partial``, rapidfuzz's WRatio: "чат" for "Чат-бот")."""
     if len(query) < _FUZZY_MIN_CHARS or not options.texts:
-        return None
+        return ()
     best: dict[int, float] = {}
     for _, score, at in process.extract(
         query,
         options.texts,
-        scorer=fuzz.WRatio,
+        scorer=fuzz.WRatio if partial else fuzz.ratio,
         processor=None,
         score_cutoff=_FUZZY_CUTOFF,
         limit=len(options.texts),
@@ -177,11 +318,13 @@ def _fuzzy(query: str, options: _Options) -> int | None:
         owner = options.owners[at]
         best[owner] = max(best.get(owner, 0.0), score)
     if not best:
-        return None
+        return ()
     ranked = sorted(best.items(), key=lambda item: item[1], reverse=True)
     if len(ranked) > 1 and ranked[0][1] - ranked[1][1] < _FUZZY_MARGIN:
-        return None
-    return ranked[0][0]
+        if len(ranked) > 2 and ranked[0][1] - ranked[2][1] < _FUZZY_MARGIN:
+            return ()
+        return tuple(sorted((ranked[0][0], ranked[1][0])))
+    return (ranked[0][0],)
 
 
 def _match_part(words: list[str], options: _Options) -> set[int]:
@@ -192,24 +335,122 @@ def _match_part(words: list[str], options: _Options) -> set[int]:
     indices = _indices(words, len(options.ids))
     if indices is not None:
         return set(indices)
-    fuzzy = _fuzzy(joined, options)
-    return set() if fuzzy is None else {fuzzy}
+    if set(words) & _NEGATORS:
+        return set()
+    fuzzy = _fuzzy(joined, options, partial=True)
+    return set(fuzzy) if len(fuzzy) == 1 else set()
 
 
 def _leftover_parts(tokens: list[str], covered: set[int]) -> list[list[str]]:
     """Runs of words not covered by a label match, split at separators ("crm, чат" -> [["чат"]])."""
     parts: list[list[str]] = [[]]
-    position = 0
-    for token in tokens:
-        if token in _SEPARATORS:
+    for position, token in enumerate(tokens):
+        if token in _SEPARATORS or token in _CLAUSE_ENDS:
             parts.append([])
             continue
         if position in covered:
             parts.append([])
         else:
             parts[-1].append(token)
-        position += 1
-    return [part for part in parts if part and not set(part) <= _FILLER]
+    return [part for part in parts if part and not set(part) <= _FILLER | _PUNCTUATION]
+
+
+def _by_role(tokens: list[str], options: _Options, contained: set[int]) -> ChoiceReading | None:
+    """A role question answered with a job title: the option of its level, or the two it may be."""
+    definite, ambiguous = role_levels(tokens)
+    if not definite and not ambiguous:
+        return None
+    wanted = definite or AMBIGUOUS
+    candidates = [i for i, levels in enumerate(options.levels) if levels & wanted]
+    if any(options.strict[i] for i in contained):
+        return _NOTHING  # a title and a knock-out in one answer: ask again
+    within = [i for i in candidates if i in contained]
+    if len(within) == 1:
+        return ChoiceReading((options.ids[within[0]],))
+    if len(candidates) == 1 and (len(definite) == 1 or not contained):
+        return ChoiceReading((options.ids[candidates[0]],))
+    if len(candidates) == 2:
+        return ChoiceReading(clarify=(options.ids[candidates[0]], options.ids[candidates[1]]))
+    return None
+
+
+def _single(tokens: list[str], words: list[str], options: _Options, spans: list[_Span]) -> ChoiceReading:
+    kept = [s for s in spans if not s.negated]
+    contained = {s.option for s in kept}
+    if any(options.levels):
+        by_role = _by_role(words, options, contained)
+        if by_role is not None:
+            return by_role
+    if kept or any(s.negated for s in spans):
+        if len(contained) == 1:
+            option = contained.pop()
+            if options.strict[option] and any(s.doubtful or s.negated for s in spans if s.option == option):
+                return _NOTHING
+            if options.strict[option] and len({s.option for s in spans}) > 1:
+                return _NOTHING
+            return ChoiceReading((options.ids[option],))
+        if len(contained) == 2 and not any(options.strict[i] for i in contained):
+            first, second = sorted(contained)
+            return ChoiceReading(clarify=(options.ids[first], options.ids[second]))
+        return _NOTHING
+    if set(words) & _NEGATORS:
+        return _NOTHING  # nothing named, and a negation: a typo match would guess the wrong way
+    fuzzy = _fuzzy(" ".join(words), options)
+    if len(fuzzy) == 1:
+        return ChoiceReading((options.ids[fuzzy[0]],), certain=False)
+    if len(fuzzy) == 2:
+        return ChoiceReading(clarify=(options.ids[fuzzy[0]], options.ids[fuzzy[1]]))
+    return _NOTHING
+
+
+def _multi(tokens: list[str], options: _Options, spans: list[_Span]) -> ChoiceReading:
+    chosen: set[int] = set()
+    covered: set[int] = set()
+    for span in spans:
+        covered.update(range(span.start, span.end))
+        if not span.negated and not (options.strict[span.option] and span.doubtful):
+            chosen.add(span.option)
+    for part in _leftover_parts(tokens, covered):
+        chosen |= {i for i in _match_part(part, options) if not options.strict[i]}
+    return ChoiceReading(tuple(options.ids[i] for i in sorted(chosen)))
+
+
+def _read(text: str, options: _Options, multi: bool) -> ChoiceReading:
+    tokens = _TOKENS_RE.findall(fold(text[:_MAX_CHARS]))[:_MAX_WORDS]
+    words = [t for t in tokens if t not in _PUNCTUATION]
+    if not words or not options.ids:
+        return _NOTHING
+    joined = " ".join(words)
+    if joined in options.exact:
+        return ChoiceReading((options.ids[options.exact[joined]],))
+    if multi and joined in _ALL:
+        return ChoiceReading(options.ids)
+    indices = _indices(words, len(options.ids))
+    if indices is not None:
+        if not multi and len(set(indices)) != 1:
+            return _NOTHING
+        return ChoiceReading(tuple(options.ids[i] for i in sorted(set(indices))))
+    if looks_gibberish(text):
+        return _NOTHING
+    said, certain = read_yes_no(text)
+    polarity = said if certain else None
+    spans = _spans(tokens, options, polarity)
+    return _multi(tokens, options, spans) if multi else _single(tokens, words, options, spans)
+
+
+def read_choice(text: str, options: Sequence[ChoiceOption], *, multi: bool) -> ChoiceReading:
+    """What a typed answer picks among ``options`` (see the module docstring).
+
+    Each option's ``phrases`` are tried first; when they pick nothing and suggest nothing, the
+    ``fallback`` phrases are. Both languages' numbers and ordinals are understood whatever the
+    locale.
+    """
+    primary = _prepare(tuple((o.id, o.phrases, o.strict) for o in options))
+    reading = _read(text, primary, multi)
+    if reading.ids or reading.clarify or not any(o.fallback for o in options):
+        return reading
+    secondary = _prepare(tuple((o.id, o.fallback, o.strict) for o in options))
+    return _read(text, secondary, multi)
 
 
 def match_choices(
@@ -218,29 +459,7 @@ def match_choices(
     """The ids of the options a typed answer picks, in display order; () when none or ambiguous.
 
     ``candidates`` are (option_id, phrases) in display order, the phrases being that option's
-    label and synonyms in the visitor's locale. Both languages' numbers and ordinals are
-    understood whatever the locale.
+    label and synonyms in the visitor's locale (no option is strict).
     """
-    options = _prepare(tuple((option_id, tuple(phrases)) for option_id, phrases in candidates))
-    tokens = _TOKENS_RE.findall(fold(text[:_MAX_CHARS]))[:_MAX_WORDS]
-    words = [t for t in tokens if t not in _PUNCTUATION]
-    if not words or not options.ids:
-        return ()
-    joined = " ".join(words)
-    if joined in options.exact:
-        return (options.ids[options.exact[joined]],)
-    if multi and joined in _ALL:
-        return options.ids
-    indices = _indices(words, len(options.ids))
-    if indices is not None:
-        chosen = set(indices)
-    else:
-        chosen, covered = _contained(words, options)
-        if multi:
-            for part in _leftover_parts(tokens, covered):
-                chosen |= _match_part(part, options)
-        elif not chosen:
-            chosen = _match_part(words, options)
-    if not multi and len(chosen) != 1:
-        return ()
-    return tuple(options.ids[i] for i in sorted(chosen))
+    options = [ChoiceOption(option_id, tuple(phrases)) for option_id, phrases in candidates]
+    return read_choice(text, options, multi=multi).ids

@@ -67,31 +67,25 @@ def email_flags(email: str) -> tuple[bool, bool]:
 
 
 def parse_phone(text: str, locale: str) -> str | None:
-    """A phone number in E.164 ("+79161234567"), or None.
+    """The phone number in a typed answer, in E.164 ("+79161234567"), or None.
 
-    ru reads national numbers as Russian ("8 (916) 123-45-67"); en accepts international
-    numbers, then tries US, then GB. A number phonenumbers considers valid is preferred; one
-    that is only of a possible length is accepted when no region gives a valid one, and only
-    as read the first way (Russian for ru, international for en): a guessed region must
-    give a valid number, or "555-2671" would pass as a British one.
+    The number may stand among words ("+7 903 123-45-67, лучше вечером", "call me at (212)
+    555-0123"). Only a number phonenumbers considers valid counts: a truncated or impossible one
+    ("+7 903 12-34-5", "+7 000 000-00-00") is not understood, and neither is an answer with two
+    different numbers. ru reads national numbers as Russian ("8 (916) 123-45-67"); en accepts
+    international numbers, then tries US, then GB.
     """
     text = text.strip()[:_MAX_PHONE_INPUT]
     digits = len(_DIGIT_RE.findall(text))
     if not _MIN_PHONE_DIGITS <= digits <= _MAX_PHONE_DIGITS:
         return None
-    possible: phonenumbers.PhoneNumber | None = None
-    for attempt, region in enumerate(_PHONE_REGIONS.get(locale, _PHONE_REGIONS["en"])):
-        try:
-            number = phonenumbers.parse(text, region)
-        except phonenumbers.NumberParseException:
-            continue
-        if phonenumbers.is_valid_number(number):
-            return phonenumbers.format_number(number, _E164)
-        if attempt == 0 and _possible(number):
-            possible = number
-    return phonenumbers.format_number(possible, _E164) if possible is not None else None
-
-
-def _possible(number: phonenumbers.PhoneNumber) -> bool:
-    reason = phonenumbers.is_possible_number_with_reason(number)
-    return bool(reason == phonenumbers.ValidationResult.IS_POSSIBLE)
+    for region in _PHONE_REGIONS.get(locale, _PHONE_REGIONS["en"]):
+        found = {
+            phonenumbers.format_number(match.number, _E164)
+            for match in phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.VALID)
+        }
+        if len(found) == 1:
+            return found.pop()
+        if found:
+            return None  # two numbers: which one?
+    return None

@@ -1,4 +1,9 @@
-"""Yes or no typed in words: "ага", "да, конечно", "yep", "не совсем", "nope"; "не знаю" is neither."""
+"""Yes or no typed in words: "ага", "да, конечно", "yep", "не совсем", "nope"; "не знаю" is neither.
+
+``read_yes_no`` also says whether the answer was certain: "наверное да", "скорее нет",
+"probably", "I guess" are understood but hedged, which is not enough for a knock-out or a
+hand-raise.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from flows.extract.text import fold, word_table
 _MAX_CHARS: Final = 300
 
 _WORD_RE: Final = re.compile(r"\w+|[+\-]|👍|👎|✅|❌|✔|✖|👌|🙅|🤷|🙂|😊")
+_STRETCHED_RE: Final = re.compile(r"([^\W\d_])\1{2,}")  # "дааа", "nooo", "yesss"
 
 # Matched on the answer's words joined by single spaces; the earliest signal wins.
 _YES_IDIOM_RE: Final = re.compile(
@@ -17,14 +23,17 @@ _YES_IDIOM_RE: Final = re.compile(
     r"|нет проблем|не вопрос|само собой|no doubt|без сомнения|без сомнений|не то слово|а то|еще бы|of course"
     r"|так точно"
     r"|скорее да|наверное да|думаю да|в целом да|в принципе да|пожалуй да|probably yes|i think so|i guess so"
-    r"|i do|we do|i am|we are|i have|we have|sounds good|go ahead|why not)(?!\S)"
+    r"|скорее да чем нет|кажется да|вроде да|да вроде|ну да|i do|we do|i am|we are|i have|we have|sounds good"
+    r"|go ahead|why not|most likely|i guess|probably|likely)(?!\S)"
 )
 _UNSURE_RE: Final = re.compile(
     r"(?<!\S)(?:да не знаю|да хз|ну не знаю|не знаю|незнаю|не (?:\w+ )?уверен\w*|может быть|может|возможно"
     r"|не могу сказать|сложно сказать"
     r"|трудно сказать|посмотрим|хз|50 50|и да и нет|да и нет|yes and no|maybe|perhaps|possibly|not sure"
     r"|unsure|dont know|do not know|dunno|idk|depends|it depends|зависит|no idea|понятия не имею|кто знает"
-    r"|who knows|не помню|dont remember|🤷|not really sure|не решили|не определились|ну такое|так себе)"
+    r"|who knows|не помню|dont remember|🤷|not really sure|не решили|не определились|ну такое|так себе"
+    r"|сомневаюсь|не факт|как сказать|kind of|sort of|kinda|sorta|more or less|более или менее"
+    r"|в какой-то мере)"
     r"(?!\S)"
 )
 _NO_IDIOM_RE: Final = re.compile(
@@ -33,7 +42,9 @@ _NO_IDIOM_RE: Final = re.compile(
     r"|вряд ли|not at all|ни в коем случае|ни за что|no way|не надо|не нужно|не хочу|не интересно"
     r"|не интересует|not interested|no thanks|no thank you|not yet|пока нет|еще нет|not now|не сейчас"
     r"|скорее нет|наверное нет|думаю нет|конечно нет|точно нет|definitely not|of course not|certainly not"
-    r"|absolutely not|probably not|i dont think so|не думаю|не совсем так|i dont|we dont|i do not|we do not)"
+    r"|absolutely not|probably not|i dont think so|не думаю|не совсем так|i dont|we dont|i do not|we do not"
+    r"|навряд ли|вряд|вроде нет|кажется нет|думаю что нет|i guess not|i think not|guess not|unlikely|hardly"
+    r"|doubt it|i doubt|not my call|not me|не ко мне|не я)"
     r"(?!\S)"
 )
 _SPLIT_RE: Final = re.compile(r"\S+")
@@ -61,11 +72,12 @@ _NO_WORDS: Final = frozenset(
 
 
 def _first_idiom(words: str) -> tuple[int, bool] | None:
+    """The earliest idiom; of two at one place the longer ("i guess not" over "i guess")."""
     yes = _YES_IDIOM_RE.search(words)
     no = _NO_IDIOM_RE.search(words)
     if yes is None and no is None:
         return None
-    if no is None or (yes is not None and yes.start() <= no.start()):
+    if no is None or (yes is not None and (yes.start(), -yes.end()) <= (no.start(), -no.end())):
         return (yes.start(), True) if yes is not None else None
     return (no.start(), False)
 
@@ -85,6 +97,23 @@ def _first_word(words: str) -> tuple[int, bool] | None:
     return None if stressed is None else (stressed, True)
 
 
+_HEDGE_RE: Final = re.compile(
+    r"(?<!\S)(?:наверное|наверно|скорее|думаю|кажется|вроде|пожалуй|по идее|в принципе|в целом|probably"
+    r"|likely|i think|i guess|guess|i suppose|suppose|i believe|seems|unlikely|hardly|вряд|навряд)(?!\S)"
+)
+
+
+def _words(text: str) -> str:
+    return " ".join(_WORD_RE.findall(_STRETCHED_RE.sub(r"\1", fold(text[:_MAX_CHARS]))))
+
+
+def read_yes_no(text: str) -> tuple[bool | None, bool]:
+    """(``parse_yes_no``'s answer, whether it was said without a hedge)."""
+    words = _words(text)
+    value = _decide(words)
+    return value, value is not None and _HEDGE_RE.search(words) is None
+
+
 def parse_yes_no(text: str, locale: str) -> bool | None:
     """True for yes, False for no, None for "don't know" or anything that is neither.
 
@@ -95,7 +124,10 @@ def parse_yes_no(text: str, locale: str) -> bool | None:
     ("конечно", "абсолютно", "definitely") is yes on its own but takes the side of the word
     it stresses ("однозначно нет"). Both languages are understood whatever the locale.
     """
-    words = " ".join(_WORD_RE.findall(fold(text[:_MAX_CHARS])))
+    return _decide(_words(text))
+
+
+def _decide(words: str) -> bool | None:
     if not words:
         return None
     signals = [s for s in (_first_idiom(words), _first_word(words)) if s is not None]

@@ -70,3 +70,17 @@ def test_parse_email(text: str, email: str | None) -> None:
 )
 def test_parse_phone(text: str, locale: str, phone: str | None) -> None:
     assert parse_phone(text, locale) == phone
+
+
+@pytest.mark.parametrize(
+    ("text", "phone"),
+    [
+        ("+7 903 123-45-67, лучше вечером", "+79031234567"),
+        ("звоните: 8 903 123 45 67 (после 18)", "+79031234567"),
+        ("+7 903 12-34-5", None),  # one digit short: not a number anyone can call
+        ("+7 000 000-00-00", None),
+        ("+7 903 123-45-67 или +7 916 765-43-21", None),  # which one?
+    ],
+)
+def test_a_phone_among_words_is_found_and_a_broken_one_is_not(text: str, phone: str | None) -> None:
+    assert parse_phone(text, "ru") == phone
