@@ -1,110 +1,64 @@
-"""One entry point for every kind of typed answer, returning JSON-ready dicts."""
+"""``parse``: one typed answer of any kind, read through the table of kinds, as a JSON-ready dict."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Final
+from typing import Any
 
-from flows.extract.contacts import email_flags, parse_email, parse_phone
-from flows.extract.junk import is_lowercase_name, looks_gibberish
-from flows.extract.money import parse_money
-from flows.extract.numbers import parse_number
+from flows.extract.choices import ChoiceOption
+from flows.extract.kinds import KINDS, read
 from flows.extract.text import clean_text
-from flows.extract.timeline import parse_timeline
-from flows.extract.yes_no import parse_yes_no
 
-_MAX_SAFE_INTEGER: Final = 2**53
+__all__ = ["KINDS", "choice_options", "parse"]
 
 
-def _json_number(value: float | None) -> int | float | None:
-    """Whole numbers as ints (2000000, not 2000000.0); others stay floats."""
-    if value is not None and value.is_integer() and abs(value) < _MAX_SAFE_INTEGER:
-        return int(value)
-    return value
+def choice_options(options: Sequence[ChoiceOption | Mapping[str, Any]]) -> tuple[ChoiceOption, ...]:
+    """Options given as ``ChoiceOption`` or as JSON objects ``{"id", "phrases", "knockout",
+    "hand_raise"}`` (a knock-out or a hand-raise makes the option strict); ValueError otherwise."""
+    out = []
+    for option in options:
+        if isinstance(option, ChoiceOption):
+            out.append(option)
+            continue
+        if not isinstance(option, Mapping):
+            raise ValueError("each option must be an object with an id and phrases")
+        option_id, phrases = option.get("id"), option.get("phrases")
+        if not isinstance(option_id, str) or not option_id:
+            raise ValueError('an option\'s "id" must be a non-empty string')
+        if not isinstance(phrases, list | tuple) or not all(isinstance(p, str) for p in phrases):
+            raise ValueError(f'option {option_id!r}: "phrases" must be a list of strings')
+        strict = bool(option.get("knockout")) or bool(option.get("hand_raise"))
+        out.append(ChoiceOption(option_id, tuple(phrases), strict=strict))
+    return tuple(out)
 
 
-def _money(text: str, locale: str, now: datetime) -> dict[str, object]:
-    money = parse_money(text, locale)
-    if money is None:
-        return {"understood": False, "min": None, "max": None, "currency": None}
-    return {
-        "understood": True,
-        "min": _json_number(money.min),
-        "max": _json_number(money.max),
-        "currency": money.currency,
-    }
-
-
-def _number(text: str, locale: str, now: datetime) -> dict[str, object]:
-    value = parse_number(text, locale)
-    return {"understood": value is not None, "value": _json_number(value)}
-
-
-def _timeline(text: str, locale: str, now: datetime) -> dict[str, object]:
-    days = parse_timeline(text, locale, now)
-    return {"understood": days is not None, "days": days}
-
-
-def _yes_no(text: str, locale: str, now: datetime) -> dict[str, object]:
-    value = parse_yes_no(text, locale)
-    return {"understood": value is not None, "value": value}
-
-
-def _email(text: str, locale: str, now: datetime) -> dict[str, object]:
-    email = parse_email(text)
-    if email is None:
-        return {"understood": False, "value": None, "free": None, "disposable": None}
-    free, disposable = email_flags(email)
-    return {"understood": True, "value": email, "free": free, "disposable": disposable}
-
-
-def _phone(text: str, locale: str, now: datetime) -> dict[str, object]:
-    phone = parse_phone(text, locale)
-    return {"understood": phone is not None, "value": phone}
-
-
-def _name(text: str, locale: str, now: datetime) -> dict[str, object]:
-    return {
-        "understood": bool(text),
-        "value": text or None,
-        "lowercase": is_lowercase_name(text),
-        "gibberish": looks_gibberish(text),
-    }
-
-
-def _free_text(text: str, locale: str, now: datetime) -> dict[str, object]:
-    return {"understood": bool(text), "value": text or None, "gibberish": looks_gibberish(text)}
-
-
-_KINDS: Final[dict[str, Callable[[str, str, datetime], dict[str, object]]]] = {
-    "money": _money,
-    "number": _number,
-    "timeline": _timeline,
-    "yes_no": _yes_no,
-    "email": _email,
-    "phone": _phone,
-    "name": _name,
-    "company": _free_text,
-    "text": _free_text,
-}
-KINDS: Final = tuple(_KINDS)
-
-
-def parse(kind: str, text: str, locale: str = "ru", now: datetime | None = None) -> dict[str, object]:
+def parse(
+    kind: str,
+    text: str,
+    locale: str = "ru",
+    now: datetime | None = None,
+    *,
+    options: Sequence[ChoiceOption | Mapping[str, Any]] | None = None,
+) -> dict[str, object]:
     """Understand one typed answer of the given kind; the result is ready for ``json.dumps``.
 
     Every result has "understood" (bool) plus, by kind:
 
-    * money: "min", "max", "currency"; number: "value"; timeline: "days"; yes_no: "value";
+    * money: "min", "max", "currency", "unlimited"; number: "value"; timeline: "days";
+    * yes_no: "value", "certain" (False when hedged: "наверное да");
     * email: "value", "free", "disposable"; phone: "value" (E.164);
-    * name, company, text: "value" (the cleaned text), "gibberish"; name also "lowercase".
+    * name, company, text: "value", "gibberish"; name also "lowercase";
+    * choice, multi_choice: "ids", "clarify" (the two options an unclear single choice could
+      mean), "certain" (False for a typo match); ``options`` are the question's options.
 
     Fields are null when the answer was not understood. Amounts that are whole numbers come
     as ints. The text is cleaned first (``clean_text``: no markup, no control characters).
-    ``now`` defaults to the current UTC time. Unknown kinds raise ValueError.
+    ``now`` defaults to the current UTC time. Unknown kinds and malformed options raise
+    ValueError.
     """
-    handler = _KINDS.get(kind)
-    if handler is None:
+    if kind not in KINDS:
         raise ValueError(f"unknown kind {kind!r}; expected one of: {', '.join(KINDS)}")
-    return handler(clean_text(text), locale, now if now is not None else datetime.now(UTC))
+    context = choice_options(options or ())
+    reading = read(kind, clean_text(text), locale, now if now is not None else datetime.now(UTC), context)
+    return reading.to_json()

@@ -2,12 +2,17 @@
 
     qualibot parse money "около 2 млн руб"
     qualibot parse timeline "next quarter" --locale en --now 2026-11-23T12:00:00+00:00
+    qualibot parse choice "я директор по маркетингу" --options '[{"id": "owner", "phrases": ["Собственник"]},
+        {"id": "head", "phrases": ["Руководитель направления"]}]'
     printf '%s\\n' '{"kind": "phone", "text": "8 (916) 123-45-67"}' | qualibot parse --jsonl
 
-Each answer prints one JSON object (UTF-8, not ASCII-escaped). With --jsonl every input line
-is an object with "kind", "text" and optionally "locale" ("ru" by default) and "now" (ISO 8601);
-a line that cannot be read prints {"understood": false, "error": "..."} and the stream goes on.
-Blank lines are skipped. Only ``flows.extract`` is imported: no server libraries.
+Each answer prints one JSON object (UTF-8, not ASCII-escaped), read exactly as the engine reads a
+typed answer (``flows.extract.kinds``). With --jsonl every input line is an object with "kind",
+"text" and optionally "locale" ("ru" by default), "now" (ISO 8601) and, for choice kinds,
+"options" ([{"id", "phrases", "knockout", "hand_raise"}]); a line that cannot be read (not JSON,
+nested too deeply, wrong types, a moment out of range) prints {"understood": false, "error":
+"..."} and the stream goes on. Blank lines are skipped. Only ``flows.extract`` is imported: no
+server libraries.
 """
 
 from __future__ import annotations
@@ -22,6 +27,9 @@ from typing import TextIO
 from flows.extract import KINDS, parse
 
 LOCALES = ("ru", "en")
+EARLIEST, LATEST = 1900, 2200
+"""The years a moment to count timelines from may fall in."""
+_UNREADABLE = (ValueError, TypeError, RecursionError, OverflowError)  # what a bad line can raise
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -39,6 +47,11 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--now", metavar="ISO8601", help="the moment timelines count from (default: now, UTC)"
     )
     parser.add_argument(
+        "--options",
+        metavar="JSON",
+        help='a choice question\'s options: [{"id": "...", "phrases": ["label", "synonym"]}, ...]',
+    )
+    parser.add_argument(
         "--jsonl",
         action="store_true",
         help='read {"kind", "text", "locale", "now"} objects from stdin, one per line',
@@ -53,7 +66,17 @@ def _moment(value: object) -> datetime:
     if not isinstance(value, str):
         raise ValueError('"now" must be an ISO 8601 string')
     moment = datetime.fromisoformat(value)
+    if not EARLIEST <= moment.year <= LATEST:
+        raise ValueError(f'"now" must fall in the years {EARLIEST}-{LATEST}')
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _options(value: object) -> list[object] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        raise ValueError('"options" must be a list of {"id", "phrases"} objects')
+    return value
 
 
 def _one(record: object) -> dict[str, object]:
@@ -66,7 +89,7 @@ def _one(record: object) -> dict[str, object]:
         raise ValueError('"text" must be a string')
     if locale not in LOCALES:
         raise ValueError(f'"locale" must be one of: {", ".join(LOCALES)}')
-    return parse(kind, text, locale, _moment(record.get("now")))
+    return parse(kind, text, locale, _moment(record.get("now")), options=_options(record.get("options")))
 
 
 def _write(out: TextIO, result: dict[str, object]) -> None:
@@ -88,7 +111,9 @@ def _stream(source: TextIO, out: TextIO) -> int:
             continue
         try:
             result = _one(json.loads(line))
-        except ValueError as error:  # json.JSONDecodeError, bad fields, unknown kind
+        except RecursionError:
+            result = {"understood": False, "error": "the line is nested too deeply"}
+        except _UNREADABLE as error:  # not JSON, bad fields, unknown kind, a moment out of range
             result = {"understood": False, "error": str(error)}
         _write(out, result)
         out.flush()
@@ -106,8 +131,9 @@ def run(args: argparse.Namespace) -> int:
         sys.stderr.write("qualibot parse: give KIND and TEXT, or --jsonl\n")
         return 2
     try:
-        result = parse(args.kind, args.text, args.locale, _moment(args.now))
-    except ValueError as error:
+        options = _options(json.loads(args.options)) if args.options is not None else None
+        result = parse(args.kind, args.text, args.locale, _moment(args.now), options=options)
+    except _UNREADABLE as error:
         _write(out, {"understood": False, "error": str(error)})
         return 2
     _write(out, result)

@@ -9,6 +9,8 @@ import subprocess
 import sys
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from qualibot.commands import parse as parse_command
 
@@ -41,7 +43,13 @@ def test_one_answer_prints_one_json_object(capsys: pytest.CaptureFixture[str]) -
     code, out, _ = _run(["money", "около 2 млн руб"], capsys)
     assert code == 0
     assert out.count("\n") == 1
-    assert json.loads(out) == {"understood": True, "min": 2000000, "max": 2000000, "currency": "RUB"}
+    assert json.loads(out) == {
+        "understood": True,
+        "min": 2000000,
+        "max": 2000000,
+        "currency": "RUB",
+        "unlimited": False,
+    }
 
 
 def test_output_is_not_ascii_escaped(capsys: pytest.CaptureFixture[str]) -> None:
@@ -92,16 +100,78 @@ def test_jsonl_stream_keeps_order_and_survives_bad_lines(
     assert len(results) == len(lines) - 1  # the blank line is skipped
     assert results[0] == {"understood": True, "value": "+79161234567"}
     assert results[3] == {"understood": True, "days": 98}
-    assert results[6] == {"understood": True, "value": True}
+    assert results[6] == {"understood": True, "value": True, "certain": True}
     for index in (1, 2, 4, 5, 7, 8):
         assert results[index]["understood"] is False
         assert results[index]["error"]
 
 
+def test_jsonl_stream_survives_deep_nesting_extreme_moments_and_wrong_types(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bad = [
+        "[" * 200_000,
+        '{"a": ' * 50_000 + "1" + "}" * 50_000,
+        json.dumps({"kind": "timeline", "text": "через год", "now": "9999-12-31T23:59:59"}),
+        json.dumps({"kind": "timeline", "text": "через год", "now": "0001-01-01T00:00:00"}),
+        json.dumps({"kind": ["money"], "text": "5"}),
+        json.dumps({"kind": "money", "text": {"a": 1}}),
+        json.dumps({"kind": "money", "text": "5", "locale": 5}),
+        json.dumps({"kind": "money", "text": "5", "now": 1e308}),
+        json.dumps({"kind": "choice", "text": "2", "options": "owner"}),
+        json.dumps({"kind": "choice", "text": "2", "options": [5]}),
+        json.dumps({"kind": "choice", "text": "2", "options": [{"id": 5, "phrases": ["x"]}]}),
+        json.dumps({"kind": "choice", "text": "2", "options": [{"id": "a", "phrases": "x"}]}),
+        "1e999",
+        '"\\ud800"',
+    ]
+    good = json.dumps(
+        {
+            "kind": "choice",
+            "text": "второй",
+            "options": [{"id": "a", "phrases": ["A"]}, {"id": "b", "phrases": ["B"]}],
+        }
+    )
+    monkeypatch.setattr(sys, "stdin", io.StringIO("\n".join([*bad, good]) + "\n"))
+    code, out, err = _run(["--jsonl"], capsys)
+    assert (code, err) == (0, "")
+    results = [json.loads(line) for line in out.splitlines()]
+    assert len(results) == len(bad) + 1
+    for result in results[:-1]:
+        assert result["understood"] is False
+        assert result["error"]
+    assert results[0]["error"] == "the line is nested too deeply"
+    assert "1900-2200" in results[2]["error"]
+    assert results[-1] == {"understood": True, "ids": ["b"], "clarify": [], "certain": True}
+
+
+def test_an_extreme_now_or_bad_options_is_a_clear_error_not_a_traceback(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, err = _run(["timeline", "через год", "--now", "9999-12-31T23:59:59"], capsys)
+    assert (code, err) == (2, "")
+    assert "1900-2200" in json.loads(out)["error"]
+    code, out, _ = _run(["choice", "2", "--options", "[[[["], capsys)
+    assert code == 2
+    assert json.loads(out)["understood"] is False
+    code, out, _ = _run(
+        ["choice", "второй", "--options", '[{"id": "a", "phrases": ["A"]}, {"id": "b", "phrases": ["B"]}]'],
+        capsys,
+    )
+    assert code == 0
+    assert json.loads(out)["ids"] == ["b"]
+
+
 def test_cli_subprocess_single_and_jsonl() -> None:
     done = _cli("money", "$50k", "--locale", "en")
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout) == {"understood": True, "min": 50000, "max": 50000, "currency": "USD"}
+    assert json.loads(done.stdout) == {
+        "understood": True,
+        "min": 50000,
+        "max": 50000,
+        "currency": "USD",
+        "unlimited": False,
+    }
     stream = "\n".join(
         json.dumps({"kind": kind, "text": text, "locale": "ru", "now": NOW}, ensure_ascii=False)
         for kind, text in [("number", "человек 50"), ("timeline", "к концу года"), ("email", "A@Gmail.com")]
@@ -148,3 +218,33 @@ def test_the_cli_entry_point_loads_no_server_library_either() -> None:
         "with contextlib.redirect_stdout(io.StringIO()):\n"
         "    assert main(['parse', 'timeline', 'next quarter', '--locale', 'en']) == 0\n"
     )
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+RECORDS = st.fixed_dictionaries(
+    {},
+    optional={
+        "kind": st.sampled_from(["money", "timeline", "choice", "multi_choice", "phone", "x"]) | JSON_VALUES,
+        "text": st.text(max_size=60) | JSON_VALUES,
+        "locale": st.sampled_from(["ru", "en", "fr"]) | JSON_VALUES,
+        "now": st.datetimes().map(lambda moment: moment.isoformat()) | JSON_VALUES,
+        "options": JSON_VALUES,
+    },
+)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(RECORDS | JSON_VALUES, min_size=1, max_size=8))
+def test_any_json_lines_give_one_json_object_each(records: list[object]) -> None:
+    source = io.StringIO("\n".join(json.dumps(record) for record in records) + "\n")
+    out = io.StringIO()
+    assert parse_command._stream(source, out) == 0
+    results = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert len(results) == len(records)
+    assert all(isinstance(result["understood"], bool) for result in results)

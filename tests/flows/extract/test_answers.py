@@ -11,15 +11,17 @@ from flows.extract import KINDS, parse
 
 NOW = datetime(2026, 11, 23, tzinfo=UTC)
 FIELDS = {
-    "money": {"understood", "min", "max", "currency"},
+    "money": {"understood", "min", "max", "currency", "unlimited"},
     "number": {"understood", "value"},
     "timeline": {"understood", "days"},
-    "yes_no": {"understood", "value"},
+    "yes_no": {"understood", "value", "certain"},
     "email": {"understood", "value", "free", "disposable"},
     "phone": {"understood", "value"},
     "name": {"understood", "value", "lowercase", "gibberish"},
     "company": {"understood", "value", "gibberish"},
     "text": {"understood", "value", "gibberish"},
+    "choice": {"understood", "ids", "clarify", "certain"},
+    "multi_choice": {"understood", "ids", "clarify", "certain"},
 }
 
 

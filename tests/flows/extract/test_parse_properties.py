@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from flows.extract import (
     KINDS,
+    ChoiceOption,
     clean_text,
     email_flags,
     is_lowercase_name,
@@ -23,10 +24,20 @@ from flows.extract import (
     parse_phone,
     parse_timeline,
     parse_yes_no,
+    read_choice,
+    read_yes_no,
 )
 
 NOW = datetime(2026, 11, 23, tzinfo=UTC)
 OPTIONS = [("crm", ["CRM", "црм"]), ("analytics", ["Аналитика", "отчёты"]), ("all", ["Все"])]
+ROLES = (
+    ChoiceOption("owner", ("Собственник / CEO", "я директор", "владелец", "founder")),
+    ChoiceOption("head", ("Руководитель направления", "директор по продажам", "head of sales")),
+    ChoiceOption("staff", ("Специалист / менеджер", "менеджер", "manager")),
+    ChoiceOption("student", ("Студент", "учусь", "student"), strict=True),
+    ChoiceOption("demo", ("Хочу демо", "позвоните мне", "call me"), strict=True),
+)
+PARSE_OPTIONS = [{"id": o.id, "phrases": list(o.phrases), "knockout": o.strict} for o in ROLES]
 
 # Pieces that exercise the parsers' own paths, glued together at random.
 PIECES = st.sampled_from(
@@ -39,6 +50,9 @@ PIECES = st.sampled_from(
         "да", "нет", "не", "знаю", "yes", "no", "not", "@", "gmail.com", "+7", "8 (916)",
         "<script>", "</script>", "<!--", "&lt;", "&amp;", "<b>", "\u200d", "\u200b", "\x00", "\ud800",
         "😀", "👨", "ё", "Ё", "\n", "\t", "\u00a0",
+        "тыщ", "кк", "½", "1/2", "-ти", "-х", "назад", "ago", "last", "без ограничений", "no limit",
+        "директор", "по", "маркетингу", "не надо", "демо", "студент", "наверное", "вряд ли", "or two",
+        "сотни", "несколько", "figures", "mid", "минус", "(пять)", "с лишним", "лям", "зовут", "меня",
     ]
 )  # fmt: skip
 TEXTS = st.one_of(st.text(max_size=200), st.lists(PIECES, max_size=40).map("".join))
@@ -54,7 +68,7 @@ SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[Heal
 @given(TEXTS, LOCALES)
 def test_parse_never_raises_and_is_json_ready(text: str, locale: str) -> None:
     for kind in KINDS:
-        result = parse(kind, text, locale, NOW)
+        result = parse(kind, text, locale, NOW, options=PARSE_OPTIONS)
         assert isinstance(result["understood"], bool)
         encoded = json.dumps(result, ensure_ascii=False, allow_nan=False)
         encoded.encode("utf-8")
@@ -76,7 +90,7 @@ def test_money_is_ordered_and_finite(text: str, locale: str) -> None:
     if money is None:
         return
     ends = [v for v in (money.min, money.max) if v is not None]
-    assert ends
+    assert bool(ends) != money.unlimited
     assert all(math.isfinite(v) and v >= 0 for v in ends)
     if money.min is not None and money.max is not None:
         assert money.min <= money.max
@@ -91,6 +105,9 @@ def test_number_timeline_yes_no(text: str, locale: str) -> None:
     days = parse_timeline(text, locale, NOW)
     assert days is None or 0 <= days <= 36_500
     assert parse_yes_no(text, locale) in (True, False, None)
+    said, certain = read_yes_no(text)
+    assert said == parse_yes_no(text, locale)
+    assert not certain or said is not None
 
 
 @SETTINGS
@@ -129,3 +146,22 @@ def test_match_choices_returns_known_ids_in_order(text: str, multi: bool) -> Non
     assert len(set(ids)) == len(ids)
     if not multi:
         assert len(ids) <= 1
+
+
+@SETTINGS
+@given(TEXTS, st.booleans())
+def test_read_choice_picks_or_asks_but_never_both(text: str, multi: bool) -> None:
+    reading = read_choice(text, ROLES, multi=multi)
+    order = [o.id for o in ROLES]
+    assert list(reading.ids) == sorted(reading.ids, key=order.index)
+    assert len(set(reading.ids)) == len(reading.ids)
+    if not multi:
+        assert len(reading.ids) <= 1
+    assert len(reading.clarify) in (0, 2)
+    if reading.clarify:
+        assert not multi
+        assert not reading.ids
+        assert not {"student", "demo"} & set(reading.clarify)
+        assert set(reading.clarify) <= set(order)
+    if not reading.certain:
+        assert not {"student", "demo"} & set(reading.ids)
