@@ -6,8 +6,18 @@ replies to show and the domain events that happened.
 
 - ``start`` opens a new conversation (greeting, first question), re-sends the current question
   of a started one, and the closing of a finished one; it never changes a started conversation.
-- Every question takes a button tap or typed text. A miss is re-asked with the question's hint
-  (or a default one) twice; the third miss records the answer as not understood and moves on.
+- Every question takes a button tap or typed text. Typed text is read through the table of
+  kinds (``flows.extract.read``), exactly as ``qualibot parse`` reads it. A miss is re-asked with
+  the question's hint (or a default one, or what was wrong: a currency the flow has no rate for)
+  twice; the third miss records the answer as not understood and moves on. A choice that fits two
+  options about equally well gets a clarifying question with those two buttons (it counts as a
+  miss); "первый"/"second" then means one of the two. A knock-out or a hand-raise needs a clear
+  match: never a typo match or a hedged yes ("наверное да").
+- A typed amount, number or timeline is repeated back in one line before the next question
+  ("Записал: около 300 000 ₽"); a "нет" or "не так" right after it goes back to that question,
+  unless the question now waiting takes "нет" as its answer (a yes/no, a choice with such an
+  option, a contact). An open budget ("без ограничений") is stored from the start of the
+  strongest band, with ``"unlimited": true``.
 - "back", "restart" and "skip" work typed in Russian or English or as ``cmd:*`` buttons
   (see ``flows.commands``); only optional questions can be skipped.
 - ``ask_if`` decides which questions are asked (the flow's shared machine walks them, see
@@ -31,14 +41,15 @@ worked out when the flow was loaded. :func:`next_question`, :func:`knockout_of` 
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from flows.commands import Command, command_of
+from flows.commands import Command, command_of, correction_of
 from flows.compiled import CompiledFlow, CompiledQuestion
 from flows.conditions import chosen_ids, numeric_value
+from flows.echo import money, noted, number, timeline
 from flows.events import (
     AnswerNotUnderstood,
     AnswerRecorded,
@@ -49,27 +60,16 @@ from flows.events import (
     LeadKnockedOut,
     LeadStageChanged,
 )
-from flows.extract import (
-    clean_text,
-    looks_gibberish,
-    match_choices,
-    parse_email,
-    parse_money,
-    parse_number,
-    parse_phone,
-    parse_timeline,
-    parse_yes_no,
-)
+from flows.extract import ChoiceOption, clean_text, read, read_choice
 from flows.facts import apply_event
 from flows.machine import DONE, NEW, Cursor
-from flows.model import Answer, ConversationState, Inbound, Reply, Score, Stage, Turn
+from flows.model import Answer, Button, ConversationState, Inbound, Reply, Score, Stage, Turn
 from flows.scoring import score
 from flows.spec import BANDED_KINDS, QuestionKind
 from flows.texts import BAND_PREFIX, LocaleTexts
 
 MAX_INPUT = 4000
 MAX_RAW = 500
-MAX_NAME = 200
 MISSES = 3
 
 _RANK = {Stage.NURTURE: 0, Stage.MQL: 1, Stage.SQL: 2}
@@ -93,6 +93,8 @@ def _evolve(current: ConversationState, /, **changes: Any) -> ConversationState:
         knockout=get("knockout", current.knockout),
         version=get("version", current.version),
         asked_at=get("asked_at", current.asked_at),
+        clarify=get("clarify", current.clarify),
+        confirm=get("confirm", current.confirm),
     )
 
 
@@ -200,31 +202,23 @@ def _closing_reply(flow: CompiledFlow, state: ConversationState) -> Reply:
 # --------------------------------------------------------------------------- understanding answers
 
 
-def _locales(flow: CompiledFlow, locale: str) -> Iterator[str]:
-    """The conversation's locale first, then the flow's other locales as a fallback."""
-    yield locale
-    yield from (loc for loc in flow.spec.locales if loc != locale)
+@dataclass(frozen=True, slots=True)
+class Heard:
+    """What the engine made of one answer: its value, or why not.
+
+    ``echo`` is the line that repeats a typed amount, number or timeline back ("Записал: около
+    300 000 ₽"); ``clarify`` the two options to ask between; ``hint`` what to say when the
+    answer was read but cannot be used (a currency the flow has no rate for)."""
+
+    raw: str = ""
+    value: Any = None
+    understood: bool = False
+    echo: str = ""
+    clarify: tuple[str, ...] = ()
+    hint: str = ""
 
 
-def _first(flow: CompiledFlow, locale: str, parse: Callable[[str], Any | None]) -> Any | None:
-    for loc in _locales(flow, locale):
-        found = parse(loc)
-        if found is not None:
-            return found
-    return None
-
-
-def _match_options(
-    flow: CompiledFlow, question: CompiledQuestion, text: str, locale: str, multi: bool
-) -> tuple[str, ...]:
-    option_ids = question.spec.option_ids
-    for loc in _locales(flow, locale):
-        phrases = flow.texts(loc).questions[question.id].options
-        found = match_choices(text, phrases, loc, multi=multi)
-        known = tuple(i for i in found if i in option_ids)
-        if known:
-            return known
-    return ()
+_NOT_HEARD = Heard()
 
 
 def _band_value(flow: CompiledFlow, question: CompiledQuestion, index: int) -> dict[str, Any]:
@@ -238,123 +232,155 @@ def _band_value(flow: CompiledFlow, question: CompiledQuestion, index: int) -> d
     return value
 
 
-def _band_by_label(flow: CompiledFlow, question: CompiledQuestion, text: str, locale: str) -> int | None:
-    for loc in _locales(flow, locale):
-        phrases = flow.texts(loc).questions[question.id].bands
-        if not phrases:
-            return None
-        found = match_choices(text, phrases, loc, multi=False)
-        if len(found) == 1:
-            return int(found[0])
-    return None
-
-
-def _finite(number: Any) -> float | None:
-    if isinstance(number, bool) or not isinstance(number, int | float):
+def _top_of(question: CompiledQuestion) -> float | None:
+    """Where the strongest band starts: the one open to the top, else the highest one."""
+    bands = question.spec.bands
+    if not bands:
         return None
-    return float(number) if math.isfinite(number) else None
+    top = max(bands, key=lambda b: (b.max is None, b.max or 0.0, b.min or 0.0))
+    return top.min if top.min is not None else 0.0
 
 
-Parsed = tuple[str, Any]
+def _strict(question: CompiledQuestion, option_id: str) -> bool:
+    return any(o.id == option_id and (o.knockout is not None or o.hand_raise) for o in question.spec.options)
 
 
 def _from_taps(
     flow: CompiledFlow, question: CompiledQuestion, taps: tuple[str, ...], texts: LocaleTexts
-) -> Parsed | None:
+) -> Heard:
     shown = texts.questions[question.id]
     labels = shown.labels
     kind = question.kind
     option_ids = question.spec.option_ids
     if kind is QuestionKind.MULTI_CHOICE:
         if not taps or any(t not in option_ids for t in taps):
-            return None
+            return _NOT_HEARD
         picked = [o.id for o in question.spec.options if o.id in taps]
-        return ", ".join(labels[i] for i in picked), picked
+        return Heard(", ".join(labels[i] for i in picked), picked, True)
     if len(set(taps)) != 1:
-        return None
+        return _NOT_HEARD
     tap = taps[0]
     if kind is QuestionKind.CHOICE:
-        return (labels[tap], [tap]) if tap in option_ids else None
+        return Heard(labels[tap], [tap], True) if tap in option_ids else _NOT_HEARD
     if kind is QuestionKind.YES_NO:
-        return (labels[tap], tap == "yes") if tap in ("yes", "no") else None
+        return Heard(labels[tap], tap == "yes", True) if tap in ("yes", "no") else _NOT_HEARD
     if kind in BANDED_KINDS and tap.startswith(BAND_PREFIX):
         index = tap.removeprefix(BAND_PREFIX)
         if index.isdigit() and int(index) < len(shown.band_labels):
             label = shown.band_labels[int(index)]
             if label is not None:
-                return label, _band_value(flow, question, int(index))
-    return None
+                return Heard(label, _band_value(flow, question, int(index)), True)
+    return _NOT_HEARD
 
 
 def _from_text(
-    flow: CompiledFlow, question: CompiledQuestion, text: str, locale: str, now: datetime
-) -> tuple[str, Any] | None:
-    raw = clean_text(text, max_len=MAX_RAW).strip()
-    if not raw:
-        return None
+    flow: CompiledFlow,
+    question: CompiledQuestion,
+    text: str,
+    texts: LocaleTexts,
+    now: datetime,
+    pending: tuple[str, ...],
+) -> Heard:
+    """A typed answer read through the table of kinds (``flows.extract.read``), the way
+    ``qualibot parse`` reads it, then checked against what this question can take."""
+    cleaned = clean_text(text)
+    if not cleaned:
+        return _NOT_HEARD
+    raw = cleaned if len(cleaned) <= MAX_RAW else cleaned[:MAX_RAW].rstrip()
     kind = question.kind
     if kind in (QuestionKind.CHOICE, QuestionKind.MULTI_CHOICE):
-        multi = kind is QuestionKind.MULTI_CHOICE
-        found = _match_options(flow, question, text, locale, multi)
-        if not found or (not multi and len(found) != 1):
-            return None
-        return raw, [o.id for o in question.spec.options if o.id in found]
+        return _chosen(question, raw, cleaned, texts, now, pending)
     if kind is QuestionKind.YES_NO:
-        said = _first(flow, locale, lambda loc: parse_yes_no(text, loc))
-        if isinstance(said, bool):
-            return raw, said
-        if question.spec.options:
-            picked = _match_options(flow, question, text, locale, multi=False)
-            if len(picked) == 1 and picked[0] in ("yes", "no"):
-                return raw, picked[0] == "yes"
-        return None
+        reading = read(kind.value, cleaned, texts.locale, now, texts.questions[question.id].choices)
+        if not reading.understood:
+            return _NOT_HEARD
+        if not reading.certain and _strict(question, "yes" if reading.value else "no"):
+            return _NOT_HEARD  # "наверное да" does not raise a hand or knock anyone out
+        return Heard(raw, reading.value, True)
     if kind in BANDED_KINDS:
-        value = _banded_value(flow, question, text, locale, now)
-        if value is None:
-            index = _band_by_label(flow, question, text, locale)
-            return (raw, _band_value(flow, question, index)) if index is not None else None
-        return raw, value
-    if kind is QuestionKind.EMAIL:
-        email = parse_email(text)
-        return (raw, email) if email else None
-    if kind is QuestionKind.PHONE:
-        phone = _first(flow, locale, lambda loc: parse_phone(text, loc))
-        return (raw, phone) if isinstance(phone, str) and phone else None
-    if kind is QuestionKind.NAME:
-        name = raw[:MAX_NAME].strip()
-        return (raw, name) if not looks_gibberish(name) else None
-    if kind is QuestionKind.COMPANY:
-        return raw, raw[:MAX_NAME].strip()
-    return raw, clean_text(text).strip()
+        return _banded(flow, question, raw, cleaned, texts, now)
+    reading = read(kind.value, cleaned, texts.locale, now)
+    return Heard(raw, reading.value, True) if reading.understood else _NOT_HEARD
 
 
-def _banded_value(
-    flow: CompiledFlow, question: CompiledQuestion, text: str, locale: str, now: datetime
-) -> Any | None:
-    kind = question.kind
-    if kind is QuestionKind.MONEY:
-        money = _first(flow, locale, lambda loc: parse_money(text, loc))
-        if money is None or _finite(money.midpoint()) is None:
-            return None
-        return {"min": money.min, "max": money.max, "currency": money.currency}
+def _chosen(
+    question: CompiledQuestion,
+    raw: str,
+    cleaned: str,
+    texts: LocaleTexts,
+    now: datetime,
+    pending: tuple[str, ...],
+) -> Heard:
+    if pending:  # after "«A» или «B»?", "первый" means A
+        picked = read_choice(cleaned, tuple(ChoiceOption(i, ()) for i in pending), multi=False).ids
+        if picked:
+            return Heard(raw, list(picked), True)
+    reading = read(question.kind.value, cleaned, texts.locale, now, texts.questions[question.id].choices)
+    if reading.clarify:
+        return Heard(raw, clarify=reading.clarify)
+    ids = [o.id for o in question.spec.options if reading.value and o.id in reading.value]
+    if not ids or (not reading.certain and any(_strict(question, i) for i in ids)):
+        return _NOT_HEARD
+    return Heard(raw, ids, True)
+
+
+def _banded(
+    flow: CompiledFlow, question: CompiledQuestion, raw: str, cleaned: str, texts: LocaleTexts, now: datetime
+) -> Heard:
+    kind, locale = question.kind, texts.locale
+    reading = read(kind.value, cleaned, locale, now)
+    if not reading.understood:
+        labelled = read("choice", cleaned, locale, now, texts.questions[question.id].band_choices).value
+        if not labelled:
+            return _NOT_HEARD
+        return Heard(raw, _band_value(flow, question, int(labelled[0])), True)
     if kind is QuestionKind.NUMBER:
-        return _finite(_first(flow, locale, lambda loc: parse_number(text, loc)))
-    days = _first(flow, locale, lambda loc: parse_timeline(text, loc, now))
-    return days if isinstance(days, int) and not isinstance(days, bool) else None
+        return Heard(
+            raw, reading.value, True, noted(number(reading.value, locale, approximate=False), locale)
+        )
+    if kind is QuestionKind.TIMELINE:
+        return Heard(raw, reading.value, True, noted(timeline(reading.value, now.date(), locale), locale))
+    value = dict(reading.value)
+    code = value.get("currency")
+    spec = flow.spec
+    if code is not None and code != spec.currency and code not in spec.exchange_rates:
+        return Heard(raw, hint=texts.currency.replace("{code}", code))
+    if value.get("unlimited"):
+        value = {"min": _top_of(question), "max": None, "currency": spec.currency, "unlimited": True}
+    echo = money(value, spec.currency, locale, approximate=reading.approximate)
+    return Heard(raw, value, True, noted(echo, locale))
 
 
 def _understand(
-    flow: CompiledFlow, question: CompiledQuestion, inbound: Inbound, locale: str, now: datetime
-) -> Parsed | None:
+    flow: CompiledFlow, question: CompiledQuestion, inbound: Inbound, state: ConversationState, now: datetime
+) -> Heard:
+    texts = flow.texts(state.locale)
     if inbound.kind == "choice":
-        return _from_taps(flow, question, _taps(inbound), flow.texts(locale))
+        return _from_taps(flow, question, _taps(inbound), texts)
     text = inbound.text[:MAX_INPUT] if isinstance(inbound.text, str) else ""
     if inbound.kind == "contact":
         if question.kind is not QuestionKind.PHONE:
-            return None
+            return _NOT_HEARD
         phone = inbound.data.get("phone") if isinstance(inbound.data, Mapping) else None
         text = text or (phone[:100] if isinstance(phone, str) else "")
-    return _from_text(flow, question, text, locale, now)
+    return _from_text(flow, question, text, texts, now, state.clarify)
+
+
+def _corrects(
+    flow: CompiledFlow, question: CompiledQuestion, inbound: Inbound, state: ConversationState, now: datetime
+) -> bool:
+    """Whether a typed answer right after an echo disputes the echo rather than answering the
+    question now waiting: "не так", "wrong" always; a bare "нет"/"no" unless this question takes
+    it as an answer (a yes/no question, a choice with a "нет" option, a contact: "no" to "your
+    phone?" is a refusal, not a correction)."""
+    said = correction_of(inbound)
+    if said is None:
+        return False
+    if said == "correction" or question.kind in BANDED_KINDS:
+        return True
+    if question.kind in (QuestionKind.CHOICE, QuestionKind.MULTI_CHOICE):
+        return not _understand(flow, question, inbound, state, now).understood
+    return False
 
 
 def _taps(inbound: Inbound) -> tuple[str, ...]:
@@ -369,6 +395,23 @@ def _raw_of(inbound: Inbound) -> str:
     return clean_text(inbound.text[:MAX_INPUT] if isinstance(inbound.text, str) else "", max_len=MAX_RAW)
 
 
+def _clarify_reply(
+    flow: CompiledFlow, state: ConversationState, question: CompiledQuestion, pair: tuple[str, ...]
+) -> Reply:
+    """ "«Собственник / CEO» или «Руководитель направления»?" with those two buttons."""
+    texts = flow.texts(state.locale)
+    labels = texts.questions[question.id].labels
+    first, second = pair
+    return Reply(
+        text=texts.clarify.format(first=labels[first], second=labels[second]),
+        buttons=(Button(first, labels[first]), Button(second, labels[second])),
+        input=question.input,
+        progress=progress(flow, state),
+        question_id=question.id,
+        placeholder=texts.questions[question.id].placeholder,
+    )
+
+
 # --------------------------------------------------------------------------- moving on
 
 
@@ -377,7 +420,9 @@ def _finish(
 ) -> Turn:
     """Score a conversation that reached ``done`` and close it."""
     result = score(flow, state)
-    done = _evolve(state, stage=result.stage, tier=result.tier, score=result.total, attempts=0)
+    done = _evolve(
+        state, stage=result.stage, tier=result.tier, score=result.total, attempts=0, clarify=(), confirm=None
+    )
     events.append(LeadStageChanged(state.stage, result.stage, result.total, result.tier))
     events.append(ConversationCompleted(result.stage, result.tier, result.total, done.knockout))
     replies.append(_closing_reply(flow, done))
@@ -390,13 +435,26 @@ def _move_on(
     answers: dict[str, Answer],
     events: list[DomainEvent],
     replies: list[Reply],
+    echoed: Heard = _NOT_HEARD,
 ) -> Turn:
-    """Go from ``state`` with these ``answers`` to the next askable question, or finish."""
+    """Go from ``state`` with these ``answers`` to the next askable question, or finish. An
+    ``echoed`` answer's echo line leads the next question, and the question it answered waits
+    for a correction (``confirm``); a closing is not led by it, since nothing can be corrected
+    any more."""
     target = next_question(flow, state.state, answers, state.facts)
     if target == DONE:
         return _finish(flow, _evolve(state, state=DONE, answers=answers, attempts=0), events, replies)
-    moved = _evolve(state, state=target, answers=answers, path=(*state.path, target), attempts=0)
-    replies.append(_question_reply(flow, moved, flow.question_by_id[target]))
+    confirm = state.state if echoed.echo else None
+    moved = _evolve(
+        state,
+        state=target,
+        answers=answers,
+        path=(*state.path, target),
+        attempts=0,
+        clarify=(),
+        confirm=confirm,
+    )
+    replies.append(_question_reply(flow, moved, flow.question_by_id[target], echoed.echo))
     return Turn(moved, tuple(replies), tuple(events))
 
 
@@ -406,12 +464,13 @@ def _record(
     question: CompiledQuestion,
     answer: Answer,
     events: list[DomainEvent],
+    heard: Heard = _NOT_HEARD,
 ) -> Turn:
     answers = {**state.answers, question.id: answer}
     events.append(AnswerRecorded(question.id, answer.understood, answer.skipped))
     reason = knockout_of(flow, question, answer, answers, state.facts)
     if reason is None:
-        return _move_on(flow, state, answers, events, [])
+        return _move_on(flow, state, answers, events, [], heard)
     landed = flow.machine.knock_out(Cursor(state.state, answers, state.facts))
     out = _evolve(state, state=landed, answers=answers, attempts=0, knockout=reason)
     events.append(LeadKnockedOut(question.id, reason))
@@ -429,6 +488,8 @@ def _begin(flow: CompiledFlow, state: ConversationState, restarted: bool) -> Tur
         path=(),
         attempts=0,
         knockout=None,
+        clarify=(),
+        confirm=None,
     )
     if restarted:
         events: list[DomainEvent] = [ConversationRestarted()]
@@ -484,11 +545,18 @@ def _command(
         return _record(flow, state, question, skipped, [])
     if len(state.path) < 2:
         return Turn(state, (_question_reply(flow, state, question, texts.first),))
+    return _back(flow, state, question)
+
+
+def _back(flow: CompiledFlow, state: ConversationState, question: CompiledQuestion, lead: str = "") -> Turn:
+    """The question before the current one, asked again without its answer."""
     previous = state.path[-2]
     answers = {qid: a for qid, a in state.answers.items() if qid not in (previous, question.id)}
     landed = flow.machine.jump(Cursor(state.state, answers, state.facts), previous)
-    back = _evolve(state, state=landed, path=state.path[:-1], answers=answers, attempts=0)
-    return Turn(back, (_question_reply(flow, back, flow.question_by_id[previous]),))
+    back = _evolve(
+        state, state=landed, path=state.path[:-1], answers=answers, attempts=0, clarify=(), confirm=None
+    )
+    return Turn(back, (_question_reply(flow, back, flow.question_by_id[previous], lead),))
 
 
 def _is_stale(state: ConversationState, inbound: Inbound) -> bool:
@@ -528,18 +596,22 @@ def _take(state: ConversationState, inbound: Inbound, flow: CompiledFlow, now: d
         return Turn(state, (_question_reply(flow, state, question),))
     if command is not None:
         return _command(flow, state, question, command)
-    parsed = _understand(flow, question, inbound, state.locale, now)
-    if parsed is not None:
-        raw, value = parsed
-        return _record(flow, state, question, Answer(question.id, raw, value), [])
+    confirming = state.confirm is not None and state.attempts == 0 and state.path[-2:-1] == (state.confirm,)
+    if confirming and _corrects(flow, question, inbound, state, now):
+        return _back(flow, state, question, flow.texts(state.locale).fixing)
+    heard = _understand(flow, question, inbound, state, now)
+    if heard.understood:
+        return _record(flow, state, question, Answer(question.id, heard.raw, heard.value), [], heard)
     attempt = state.attempts + 1
     events: list[DomainEvent] = [AnswerNotUnderstood(question.id, attempt)]
     if attempt >= MISSES:
         unknown = Answer(question.id, raw=_raw_of(inbound), value=None, understood=False)
         return _record(flow, state, question, unknown, events)
-    missed = _evolve(state, attempts=attempt)
-    reply = _question_reply(flow, missed, question, flow.texts(state.locale).questions[question.id].hint)
-    return Turn(missed, (reply,), tuple(events))
+    missed = _evolve(state, attempts=attempt, clarify=heard.clarify)
+    if heard.clarify:
+        return Turn(missed, (_clarify_reply(flow, missed, question, heard.clarify),), tuple(events))
+    hint = heard.hint or flow.texts(state.locale).questions[question.id].hint
+    return Turn(missed, (_question_reply(flow, missed, question, hint),), tuple(events))
 
 
 def step(state: ConversationState, inbound: Inbound, flow: CompiledFlow, now: datetime) -> Turn:

@@ -229,6 +229,11 @@ class ConversationState:
     it one higher, and the store keeps it as the conversation's version (optimistic locking), so
     it is not part of the JSON. ``asked_at`` is the version at which the waiting question was
     put: an answer made against an earlier version of the conversation is stale.
+
+    ``clarify`` holds the two options a clarifying question offered for the waiting question
+    ("«Собственник» или «Руководитель»?"): "первый" then means the first of those two.
+    ``confirm`` is the question whose typed answer the last reply repeated back ("Записал: около
+    300 000 ₽"): a "нет" right after it goes back to that question.
     """
 
     flow_id: str
@@ -245,13 +250,15 @@ class ConversationState:
     knockout: str | None = None
     version: int = 0
     asked_at: int = 0
+    clarify: tuple[str, ...] = ()
+    confirm: str | None = None
 
     @property
     def completed(self) -> bool:
         return self.state == "done"
 
     def to_json(self) -> JSON:
-        return {
+        out: JSON = {
             "flow_id": self.flow_id,
             "flow_version": self.flow_version,
             "locale": self.locale,
@@ -266,6 +273,11 @@ class ConversationState:
             "knockout": self.knockout,
             "asked_at": self.asked_at,
         }
+        if self.clarify:
+            out["clarify"] = list(self.clarify)
+        if self.confirm is not None:
+            out["confirm"] = self.confirm
+        return out
 
     @classmethod
     def from_json(cls, data: JSON, version: int = 0) -> ConversationState:
@@ -287,6 +299,8 @@ class ConversationState:
             knockout=_shared(data.get("knockout")),
             version=version,
             asked_at=int(data.get("asked_at", 0)),
+            clarify=tuple(_shared(str(i)) for i in data.get("clarify") or ()),
+            confirm=_shared(data.get("confirm")),
         )
 
 

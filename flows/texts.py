@@ -9,10 +9,11 @@ looked up once per loaded flow and locale (:func:`locale_texts`, called by
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from flows.commands import BUTTON_PREFIX, LABELS
+from flows.extract import ChoiceOption
 from flows.model import Button
 from flows.spec import BANDED_KINDS, Band, FlowSpec, Question, QuestionKind, tr
 
@@ -68,6 +69,26 @@ NOTICES: dict[str, dict[str, str]] = {
         "en": "That question has already been answered, so nothing changed. Here is where we are:",
         "ru": "На этот вопрос уже есть ответ, ничего не изменилось. Продолжим отсюда:",
     },
+    # A choice that fits two options about equally well: which one?
+    "clarify": {
+        "en": "Just to be sure: «{first}» or «{second}»?",
+        "ru": "Уточните, пожалуйста: «{first}» или «{second}»?",
+    },
+    # An amount in a currency the flow has no exchange rate for.
+    "currency": {
+        "en": "I can't convert {code} here: please give the amount in {flow}.",
+        "ru": "Не могу пересчитать {code}: напишите, пожалуйста, сумму в {flow}.",
+    },
+    # "нет" right after an answer was repeated back: that question again.
+    "fixing": {"en": "OK, let's fix that.", "ru": "Хорошо, давайте поправим."},
+}
+
+# The flow's currency as the "currency" notice names it ("сумму в рублях").
+CURRENCY_IN: dict[str, dict[str, str]] = {
+    "RUB": {"en": "roubles", "ru": "рублях"},
+    "USD": {"en": "dollars", "ru": "долларах"},
+    "EUR": {"en": "euros", "ru": "евро"},
+    "GBP": {"en": "pounds", "ru": "фунтах"},
 }
 
 # What an empty answer field shows, by the kind of question.
@@ -133,18 +154,16 @@ def format_number(value: float, locale: str) -> str:
     return text
 
 
-Phrases = tuple[str, tuple[str, ...]]
-
-
 @dataclass(frozen=True, slots=True)
 class QuestionTexts:
     """One question in one locale: what is shown (the text, the hint for a missed answer, the
     placeholder of an empty answer field, the buttons), and what typed text is matched against.
 
     ``labels`` maps option ids to labels (a yes/no question without labels gets "Yes"/"No");
-    ``band_labels`` holds each band's label or None; ``options`` and ``bands`` are the
-    (id, phrases) lists for ``match_choices`` (an option's label and synonyms, a band's label,
-    by its index), without the any-locale fallback for synonyms."""
+    ``band_labels`` holds each band's label or None; ``choices`` and ``band_choices`` are the
+    options as ``flows.extract`` reads typed text against them: an option's label and synonyms
+    in this locale, those of the flow's other locales as a fallback, knock-outs and hand-raises
+    strict; a labelled band named by its index."""
 
     text: str
     hint: str
@@ -152,8 +171,8 @@ class QuestionTexts:
     buttons: tuple[Button, ...]
     labels: Mapping[str, str]
     band_labels: tuple[str | None, ...]
-    options: tuple[Phrases, ...]
-    bands: tuple[Phrases, ...]
+    choices: tuple[ChoiceOption, ...]
+    band_choices: tuple[ChoiceOption, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +203,9 @@ class LocaleTexts:
     needed: str
     first: str
     stale: str
+    clarify: str
+    currency: str
+    fixing: str
     breakdown: BreakdownTexts
 
 
@@ -207,16 +229,35 @@ def _buttons(question: Question, locale: str) -> tuple[Button, ...]:
     return tuple(found)
 
 
-def _option_phrases(question: Question, locale: str) -> tuple[Phrases, ...]:
-    """Each option's label and synonyms in one locale (the any-locale label counts too)."""
-    out = []
-    for option in question.options:
-        label = option.label.get(locale) or option.label.get("*")
-        out.append((option.id, (*([label] if label else []), *option.synonyms.get(locale, ()))))
-    return tuple(out)
+def _phrases(label: Mapping[str, str], synonyms: Mapping[str, Sequence[str]], locale: str) -> tuple[str, ...]:
+    """A label and its synonyms in one locale (the any-locale label counts too)."""
+    shown = label.get(locale) or label.get("*")
+    return (*([shown] if shown else []), *synonyms.get(locale, ()))
 
 
-def question_texts(question: Question, locale: str) -> QuestionTexts:
+def _choices(question: Question, locale: str, others: Sequence[str]) -> tuple[ChoiceOption, ...]:
+    return tuple(
+        ChoiceOption(
+            option.id,
+            _phrases(option.label, option.synonyms, locale),
+            tuple(p for other in others for p in _phrases(option.label, option.synonyms, other)),
+            strict=option.knockout is not None or option.hand_raise,
+        )
+        for option in question.options
+    )
+
+
+def _band_choices(question: Question, locale: str, others: Sequence[str]) -> tuple[ChoiceOption, ...]:
+    return tuple(
+        ChoiceOption(str(i), (tr(b.label, locale),), tuple(tr(b.label, other) for other in others))
+        for i, b in enumerate(question.bands)
+        if b.label is not None
+    )
+
+
+def question_texts(question: Question, locale: str, others: Sequence[str] = ()) -> QuestionTexts:
+    """One question's texts in ``locale``; ``others`` are the flow's other locales, whose words a
+    typed answer may use too."""
     labels = {o.id: tr(o.label, locale) for o in question.options}
     if question.kind is QuestionKind.YES_NO:
         labels = {i: labels.get(i) or tr(YES_NO[i], locale) for i in ("yes", "no")}
@@ -228,10 +269,8 @@ def question_texts(question: Question, locale: str) -> QuestionTexts:
         buttons=_buttons(question, locale),
         labels=labels,
         band_labels=tuple(None if b.label is None else tr(b.label, locale) for b in question.bands),
-        options=_option_phrases(question, locale),
-        bands=tuple(
-            (str(i), (tr(b.label, locale),)) for i, b in enumerate(question.bands) if b.label is not None
-        ),
+        choices=_choices(question, locale, others),
+        band_choices=_band_choices(question, locale, others),
     )
 
 
@@ -284,14 +323,21 @@ def breakdown_texts(spec: FlowSpec, locale: str) -> BreakdownTexts:
 
 def locale_texts(spec: FlowSpec, locale: str) -> LocaleTexts:
     """Every text of ``spec`` in ``locale`` (a locale the flow lacks falls back as ``tr`` does)."""
+    others = [other for other in spec.locales if other != locale]
+    notice = {key: tr(text, locale) for key, text in NOTICES.items()}
     return LocaleTexts(
         locale=locale,
         greeting=tr(spec.greeting, locale),
-        questions={q.id: question_texts(q, locale) for q in spec.questions},
+        questions={q.id: question_texts(q, locale, others) for q in spec.questions},
         knockouts={k.reason: tr(k.text, locale) for k in spec.knockouts},
         closings=tuple(tr(c.text, locale) for c in spec.closings),
-        needed=tr(NOTICES["needed"], locale),
-        first=tr(NOTICES["first"], locale),
-        stale=tr(NOTICES["stale"], locale),
+        needed=notice["needed"],
+        first=notice["first"],
+        stale=notice["stale"],
+        clarify=notice["clarify"],
+        currency=notice["currency"].replace(
+            "{flow}", tr(CURRENCY_IN.get(spec.currency, {"*": spec.currency}), locale)
+        ),
+        fixing=notice["fixing"],
         breakdown=breakdown_texts(spec, locale),
     )

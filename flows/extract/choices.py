@@ -365,7 +365,7 @@ def _by_role(tokens: list[str], options: _Options, contained: set[int]) -> Choic
     if any(options.strict[i] for i in contained):
         return _NOTHING  # a title and a knock-out in one answer: ask again
     within = [i for i in candidates if i in contained]
-    if len(within) == 1:
+    if len(within) == 1 and len(definite) <= 1:
         return ChoiceReading((options.ids[within[0]],))
     if len(candidates) == 1 and (len(definite) == 1 or not contained):
         return ChoiceReading((options.ids[candidates[0]],))

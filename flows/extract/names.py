@@ -26,6 +26,7 @@ _REFUSALS: Final = frozenset(
         *("не скажу", "не важно", "не хочу", "не буду", "без имени", "not telling", "rather not", "no name"),
     )
 )
+_NOT: Final = ("не ", "no ", "not ", "dont ", "хз")  # "не знаю", "not telling": no name starts so
 _LETTER_RE: Final = re.compile(r"[^\W\d_]")
 
 
@@ -34,8 +35,8 @@ def parse_name(text: str) -> str | None:
 
     An introduction goes ("меня зовут", "я", "my name is", "I'm", "call me"), and so does a
     description after a comma that starts in lower case ("Иван, менеджер по закупкам" -> "Иван").
-    Not a name: no letters (".", "123"), digits, an e-mail address or a link, a refusal ("не
-    скажу", "no"), keyboard mash, or more than ``MAX_NAME_WORDS`` words.
+    Not a name: no letters (".", "123"), digits, an e-mail address or a link, a refusal or a
+    negation ("не скажу", "не знаю", "no"), keyboard mash, or more than ``MAX_NAME_WORDS`` words.
     """
     text = text.strip().strip(_TRAILING)
     called = _CALLED_RE.match(text)
@@ -45,6 +46,7 @@ def parse_name(text: str) -> str | None:
         name = head.strip(_TRAILING)
     if len(_LETTER_RE.findall(name)) < _MIN_LETTERS or _NOT_A_NAME_RE.search(name):
         return None
-    if fold(name) in _REFUSALS or len(name.split()) > MAX_NAME_WORDS or looks_gibberish(name):
+    folded = fold(name)
+    if folded in _REFUSALS or folded.startswith(_NOT) or len(name.split()) > MAX_NAME_WORDS:
         return None
-    return name
+    return None if looks_gibberish(name) else name

@@ -22,7 +22,7 @@ import io
 import json
 import sys
 from datetime import UTC, datetime
-from typing import TextIO
+from typing import Any, TextIO
 
 from flows.extract import KINDS, parse
 
@@ -71,7 +71,7 @@ def _moment(value: object) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
-def _options(value: object) -> list[object] | None:
+def _options(value: object) -> list[Any] | None:
     if value is None:
         return None
     if not isinstance(value, list):

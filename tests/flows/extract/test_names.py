@@ -31,6 +31,7 @@ def test_names(text: str, name: str) -> None:
         "ivan@mail.ru",
         "+7 903 123-45-67",
         "не скажу",
+        "не знаю, сложно сказать",
         "no",
         "asdfgh",
         "я бы не хотел это говорить",
