@@ -1,6 +1,6 @@
 """How well typed answers are understood: the answer corpus read through ``flows.extract.parse``.
 
-    python -m bench.corpus [--misreads] [--corpus PATH]
+    python -m bench.corpus [--misreads | --missed] [--corpus PATH] [--reader CHECKOUT]
 
 Every line of ``tests/flows/extract/corpus.jsonl`` is a phrasing as people type it, with what a
 sales person would write down for it (``expect``), or ``{"understood": false}`` where the only
@@ -14,13 +14,19 @@ safe answer is to ask again. Choice lines name an option set of ``options.json``
 
 Printed: per kind and locale the number of phrasings, how many of those that should be
 understood were understood right (and the share), the misses and the misreads, then the totals.
-``--misreads`` lists every misread phrasing with what came out.
+``--misreads`` lists every misread phrasing with what came out, ``--missed`` every phrasing not
+understood. ``--reader CHECKOUT`` reads with the ``flows.extract`` of another checkout of this
+repository instead (say ``git worktree add /tmp/before 56ffaab``, to measure the reader as it was
+before): one that predates the choice kinds of ``parse`` has its ``match_choices`` read the choice
+lines.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
+import sys
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -189,12 +195,38 @@ def table(rows: Mapping[tuple[str, str], Row]) -> str:
     return "\n".join(lines)
 
 
+def reader_from(checkout: Path) -> Reader:
+    """``read`` with the ``flows.extract`` of another checkout (imported in its place)."""
+    for name in [m for m in sys.modules if m == "flows" or m.startswith("flows.")]:
+        del sys.modules[name]
+    sys.path.insert(0, str(checkout.resolve()))
+    extract = importlib.import_module("flows.extract")
+    if "choice" in extract.KINDS:
+        return lambda case: dict(
+            extract.parse(parse_kind(case), case["text"], case["locale"], NOW, options=case.get("options"))
+        )
+
+    def older(case: Case) -> dict[str, Any]:
+        if case["kind"] == "choice":
+            candidates = [(o["id"], o["phrases"]) for o in case["options"]]
+            ids = extract.match_choices(case["text"], candidates, case["locale"], multi=case["multi"])
+            return {"understood": bool(ids), "ids": list(ids), "clarify": []}
+        return dict(extract.parse(case["kind"], case["text"], case["locale"], NOW))
+
+    return older
+
+
 def main(argv: list[str] | None = None, reader: Reader = read) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--misreads", action="store_true", help="list every misread phrasing")
     parser.add_argument("--missed", action="store_true", help="list every phrasing not understood")
     parser.add_argument("--corpus", type=Path, default=CORPUS)
+    parser.add_argument(
+        "--reader", type=Path, metavar="CHECKOUT", help="read with another checkout's flows.extract"
+    )
     args = parser.parse_args(argv)
+    if args.reader is not None:
+        reader = reader_from(args.reader)
     cases = load(args.corpus)
     rows, listed = measure(cases, reader, "missed" if args.missed else "misread")
     kinds = Counter(case["kind"] for case in cases)

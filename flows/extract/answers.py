@@ -60,5 +60,6 @@ def parse(
     if kind not in KINDS:
         raise ValueError(f"unknown kind {kind!r}; expected one of: {', '.join(KINDS)}")
     context = choice_options(options or ())
-    reading = read(kind, clean_text(text), locale, now if now is not None else datetime.now(UTC), context)
+    moment = now if now is not None else datetime.now(UTC)
+    reading = read(kind, clean_text(text), locale, moment, context, detail=True)
     return reading.to_json()

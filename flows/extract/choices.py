@@ -143,6 +143,7 @@ class _Options(NamedTuple):
     texts: tuple[str, ...]  # joined words of each non-strict option's phrase, for fuzzy matching
     owners: tuple[int, ...]  # option index of each entry in texts
     levels: tuple[frozenset[str], ...]  # role levels of each option; all empty unless a role question
+    yes_no: bool  # some phrase is a bare yes/no word
 
 
 def _words(text: str) -> list[str]:
@@ -194,6 +195,7 @@ def _prepare(candidates: tuple[tuple[str, tuple[str, ...], bool], ...]) -> _Opti
         texts=tuple(" ".join(p.words) for p in fuzzy),
         owners=tuple(p.option for p in fuzzy),
         levels=levels,
+        yes_no=any(p.yes_no for p in phrases),
     )
 
 
@@ -374,7 +376,9 @@ def _by_role(tokens: list[str], options: _Options, contained: set[int]) -> Choic
     return None
 
 
-def _single(tokens: list[str], words: list[str], options: _Options, spans: list[_Span]) -> ChoiceReading:
+def _single(
+    tokens: list[str], words: list[str], options: _Options, spans: list[_Span], text: str
+) -> ChoiceReading:
     kept = [s for s in spans if not s.negated]
     contained = {s.option for s in kept}
     if any(options.levels):
@@ -393,8 +397,8 @@ def _single(tokens: list[str], words: list[str], options: _Options, spans: list[
             first, second = sorted(contained)
             return ChoiceReading(clarify=(options.ids[first], options.ids[second]))
         return _NOTHING
-    if set(words) & _NEGATORS:
-        return _NOTHING  # nothing named, and a negation: a typo match would guess the wrong way
+    if set(words) & _NEGATORS or looks_gibberish(text):
+        return _NOTHING  # nothing named, and a negation or mash: a typo match would guess wrong
     fuzzy = _fuzzy(" ".join(words), options)
     if len(fuzzy) == 1:
         return ChoiceReading((options.ids[fuzzy[0]],), certain=False)
@@ -403,15 +407,17 @@ def _single(tokens: list[str], words: list[str], options: _Options, spans: list[
     return _NOTHING
 
 
-def _multi(tokens: list[str], options: _Options, spans: list[_Span]) -> ChoiceReading:
+def _multi(tokens: list[str], options: _Options, spans: list[_Span], text: str) -> ChoiceReading:
     chosen: set[int] = set()
     covered: set[int] = set()
     for span in spans:
         covered.update(range(span.start, span.end))
         if not span.negated and not (options.strict[span.option] and span.doubtful):
             chosen.add(span.option)
-    for part in _leftover_parts(tokens, covered):
-        chosen |= {i for i in _match_part(part, options) if not options.strict[i]}
+    parts = _leftover_parts(tokens, covered)
+    if parts and not looks_gibberish(text):
+        for part in parts:
+            chosen |= {i for i in _match_part(part, options) if not options.strict[i]}
     return ChoiceReading(tuple(options.ids[i] for i in sorted(chosen)))
 
 
@@ -430,12 +436,14 @@ def _read(text: str, options: _Options, multi: bool) -> ChoiceReading:
         if not multi and len(set(indices)) != 1:
             return _NOTHING
         return ChoiceReading(tuple(options.ids[i] for i in sorted(set(indices))))
-    if looks_gibberish(text):
-        return _NOTHING
-    said, certain = read_yes_no(text)
-    polarity = said if certain else None
+    polarity: bool | None = None
+    if options.yes_no:
+        said, certain = read_yes_no(text)
+        polarity = said if certain else None
     spans = _spans(tokens, options, polarity)
-    return _multi(tokens, options, spans) if multi else _single(tokens, words, options, spans)
+    if multi:
+        return _multi(tokens, options, spans, text)
+    return _single(tokens, words, options, spans, text)
 
 
 def read_choice(text: str, options: Sequence[ChoiceOption], *, multi: bool) -> ChoiceReading:

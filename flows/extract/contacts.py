@@ -17,6 +17,7 @@ _MAX_PHONE_DIGITS: Final = 20
 _EMAIL_CANDIDATE_RE: Final = re.compile(r"[^\s<>()\[\]{},;:\"'`]+@[^\s<>()\[\]{},;:\"'`]+")
 _EMAIL_TRIM: Final = " \t\r\n<>()[]{}\"'`.,;:!?"
 _DIGIT_RE: Final = re.compile(r"\d")
+_ONLY_A_NUMBER_RE: Final = re.compile(r"\+?[\d\s().-]+")
 
 _PHONE_REGIONS: Final[dict[str, tuple[str | None, ...]]] = {"ru": ("RU",), "en": (None, "US", "GB")}
 _E164: Final = phonenumbers.PhoneNumberFormat.E164
@@ -79,7 +80,16 @@ def parse_phone(text: str, locale: str) -> str | None:
     digits = len(_DIGIT_RE.findall(text))
     if not _MIN_PHONE_DIGITS <= digits <= _MAX_PHONE_DIGITS:
         return None
-    for region in _PHONE_REGIONS.get(locale, _PHONE_REGIONS["en"]):
+    regions = _PHONE_REGIONS.get(locale, _PHONE_REGIONS["en"])
+    if _ONLY_A_NUMBER_RE.fullmatch(text):  # the common answer: nothing but the number
+        for region in regions:
+            try:
+                number = phonenumbers.parse(text, region)
+            except phonenumbers.NumberParseException:
+                continue
+            if phonenumbers.is_valid_number(number):
+                return phonenumbers.format_number(number, _E164)
+    for region in regions:
         found = {
             phonenumbers.format_number(match.number, _E164)
             for match in phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.VALID)

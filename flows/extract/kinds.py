@@ -67,10 +67,10 @@ def _finite(value: float | None) -> bool:
 
 
 Context = Sequence[ChoiceOption]
-_Reader = Callable[[str, str, datetime, Context], Reading]
+_Reader = Callable[[str, str, datetime, Context, bool], Reading]
 
 
-def _money(text: str, locale: str, now: datetime, options: Context) -> Reading:
+def _money(text: str, locale: str, now: datetime, options: Context, detail: bool) -> Reading:
     money = parse_money(text, locale)
     if money is None or not (money.unlimited or _finite(money.midpoint())):
         return Reading(False, facts={"min": None, "max": None, "currency": None, "unlimited": False})
@@ -82,19 +82,19 @@ def _money(text: str, locale: str, now: datetime, options: Context) -> Reading:
     return Reading(True, value, facts, approximate=money.approximate)
 
 
-def _number(text: str, locale: str, now: datetime, options: Context) -> Reading:
+def _number(text: str, locale: str, now: datetime, options: Context, detail: bool) -> Reading:
     value = parse_number(text, locale)
     if not _finite(value):
         return Reading(False, facts={"value": None})
     return Reading(True, value, {"value": _json_number(value)})
 
 
-def _timeline(text: str, locale: str, now: datetime, options: Context) -> Reading:
+def _timeline(text: str, locale: str, now: datetime, options: Context, detail: bool) -> Reading:
     days = parse_timeline(text, locale, now)
     return Reading(days is not None, days, {"days": days})
 
 
-def _yes_no(text: str, locale: str, now: datetime, options: Context) -> Reading:
+def _yes_no(text: str, locale: str, now: datetime, options: Context, detail: bool) -> Reading:
     said, certain = read_yes_no(text)
     if said is None and options:
         picked = read_choice(text, options, multi=False).ids
@@ -103,20 +103,22 @@ def _yes_no(text: str, locale: str, now: datetime, options: Context) -> Reading:
     return Reading(said is not None, said, {"value": said, "certain": certain}, certain=certain)
 
 
-def _email(text: str, locale: str, now: datetime, options: Context) -> Reading:
+def _email(text: str, locale: str, now: datetime, options: Context, detail: bool) -> Reading:
     email = parse_email(text)
     if email is None:
         return Reading(False, facts={"value": None, "free": None, "disposable": None})
+    if not detail:
+        return Reading(True, email)
     free, disposable = email_flags(email)
     return Reading(True, email, {"value": email, "free": free, "disposable": disposable})
 
 
-def _phone(text: str, locale: str, now: datetime, options: Context) -> Reading:
+def _phone(text: str, locale: str, now: datetime, options: Context, detail: bool) -> Reading:
     phone = parse_phone(text, locale)
     return Reading(phone is not None, phone, {"value": phone})
 
 
-def _name(text: str, locale: str, now: datetime, options: Context) -> Reading:
+def _name(text: str, locale: str, now: datetime, options: Context, detail: bool) -> Reading:
     name = parse_name(text[:MAX_VALUE_CHARS])
     facts = {
         "value": name,
@@ -126,19 +128,19 @@ def _name(text: str, locale: str, now: datetime, options: Context) -> Reading:
     return Reading(name is not None, name, facts)
 
 
-def _company(text: str, locale: str, now: datetime, options: Context) -> Reading:
+def _company(text: str, locale: str, now: datetime, options: Context, detail: bool) -> Reading:
     company = text[:MAX_VALUE_CHARS].strip()
     return Reading(
         bool(company), company or None, {"value": company or None, "gibberish": looks_gibberish(text)}
     )
 
 
-def _text(text: str, locale: str, now: datetime, options: Context) -> Reading:
+def _text(text: str, locale: str, now: datetime, options: Context, detail: bool) -> Reading:
     return Reading(bool(text), text or None, {"value": text or None, "gibberish": looks_gibberish(text)})
 
 
 def _choice(multi: bool) -> _Reader:
-    def read(text: str, locale: str, now: datetime, options: Context) -> Reading:
+    def read(text: str, locale: str, now: datetime, options: Context, detail: bool) -> Reading:
         reading = read_choice(text, options, multi=multi)
         facts = {"ids": list(reading.ids), "clarify": list(reading.clarify), "certain": reading.certain}
         return Reading(
@@ -168,11 +170,14 @@ _KINDS: Final[dict[str, _Reader]] = {
 KINDS: Final = tuple(_KINDS)
 
 
-def read(kind: str, text: str, locale: str, now: datetime, options: Context = ()) -> Reading:
+def read(
+    kind: str, text: str, locale: str, now: datetime, options: Context = (), *, detail: bool = False
+) -> Reading:
     """Read one cleaned answer of the given kind (see the module docstring). Unknown kinds raise
     ValueError. ``options`` are a choice question's options (for ``yes_no``, its labelled yes/no
-    options, if any)."""
+    options, if any). ``detail`` adds the facts only ``qualibot parse`` shows (free e-mail,
+    gibberish, lowercase name): whether an answer is understood, and as what, never depends on it."""
     reader = _KINDS.get(kind)
     if reader is None:
         raise ValueError(f"unknown kind {kind!r}; expected one of: {', '.join(KINDS)}")
-    return reader(text, locale, now, options)
+    return reader(text, locale, now, options, detail)

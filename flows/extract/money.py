@@ -99,6 +99,8 @@ def _currency(tokens: list[Token]) -> str | None:
 
 
 def _figures(folded: str) -> tuple[float, float] | None:
+    if "figure" not in folded and "значн" not in folded:
+        return None
     match = _FIGURES_RE.search(folded)
     if match is None:
         return None

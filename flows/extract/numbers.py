@@ -218,6 +218,7 @@ _FRACTIONS: Final = {"½": 0.5, "¼": 0.25, "¾": 0.75, "⅓": 1 / 3, "⅔": 2 /
 _VULGAR_RE: Final = re.compile(r"(\d*)[ \u2009]?([½¼¾⅓⅔])")
 _SLASH_FRACTION_RE: Final = re.compile(r"(?<![\d/.,])(?:(\d+) )?([1-3])/([2-4])(?![\d/])(?= ?[^\W\d_])")
 _CASE_ENDING_RE: Final = re.compile(r"(\d) ?-?(?:ти|ми|х|ух|ех|ю)(?![^\W\d_])")
+_DIGIT_RE: Final = re.compile(r"\d")
 _PLUS_MINUS_RE: Final = re.compile(r"плюс ?-? ?минус|plus ?-? ?minus|\+/?-|±")
 _GLUED_THROUGH_RE: Final = re.compile(r"(?<!\w)через(?=[^\W_])")
 _GLUED_CURRENCY_RE: Final = re.compile(r"(?<=\d|\s)(млрд|млн|тыс|кк)(руб|долл|бакс|евро|usd|eur|rub|[$€₽])")
@@ -259,11 +260,14 @@ def prepare(text: str) -> str:
         folded = _VULGAR_RE.sub(_vulgar, folded)
     if "/" in folded:
         folded = _SLASH_FRACTION_RE.sub(_slash, folded)
-    folded = _CASE_ENDING_RE.sub(r"\1", folded)
-    folded = _PLUS_MINUS_RE.sub("около", folded)
+    digits = _DIGIT_RE.search(folded) is not None
+    if digits:
+        folded = _CASE_ENDING_RE.sub(r"\1", folded)
+        folded = _GLUED_CURRENCY_RE.sub(r"\1 \2", folded)
+    if "минус" in folded or "minus" in folded or "±" in folded or "+-" in folded or "+/-" in folded:
+        folded = _PLUS_MINUS_RE.sub("около", folded)
     if "через" in folded:
         folded = _GLUED_THROUGH_RE.sub("через ", folded)
-    folded = _GLUED_CURRENCY_RE.sub(r"\1 \2", folded)
     if " с " in folded:
         folded = _BETWEEN_RE.sub(_between, folded)
     if "(" in folded:

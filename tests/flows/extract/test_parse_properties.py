@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from flows.extract import (
     KINDS,
     ChoiceOption,
+    choice_options,
     clean_text,
     email_flags,
     is_lowercase_name,
@@ -24,6 +25,7 @@ from flows.extract import (
     parse_phone,
     parse_timeline,
     parse_yes_no,
+    read,
     read_choice,
     read_yes_no,
 )
@@ -165,3 +167,17 @@ def test_read_choice_picks_or_asks_but_never_both(text: str, multi: bool) -> Non
         assert set(reading.clarify) <= set(order)
     if not reading.certain:
         assert not {"student", "demo"} & set(reading.ids)
+
+
+@SETTINGS
+@given(TEXTS, st.sampled_from(KINDS))
+def test_what_is_understood_never_depends_on_the_detail_asked_for(text: str, kind: str) -> None:
+    options = choice_options(PARSE_OPTIONS)
+    brief = read(kind, clean_text(text), "ru", NOW, options)
+    full = read(kind, clean_text(text), "ru", NOW, options, detail=True)
+    assert (brief.understood, brief.value, brief.clarify, brief.certain) == (
+        full.understood,
+        full.value,
+        full.clarify,
+        full.certain,
+    )
