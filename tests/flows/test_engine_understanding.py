@@ -17,37 +17,31 @@ def _text(flow: CompiledFlow, question_id: str, locale: str = "ru") -> str:
     return flow.texts(locale).questions[question_id].text
 
 
+# One plain answer to every question: taps where there are buttons.
+ANSWERS = {
+    "budget": Inbound.tap("band:2"),
+    "role": Inbound.tap("owner"),
+    "timing": Inbound.tap("band:0"),
+    "demo": Inbound.tap("no"),
+    "next_step": Inbound.tap("materials"),
+    "team": Inbound.typed("12"),
+    "phone": Inbound.tap("cmd:skip"),
+    "name": Inbound.typed("Анна"),
+    "email": Inbound.typed("anna@acme.ru"),
+}
+
+
 def _at(question_id: str, locale: str = "ru") -> Chat:
-    """A conversation waiting at ``question_id``, every earlier question answered with a tap."""
-    answers = {
-        "budget": Inbound.tap("band:2"),
-        "role": Inbound.tap("owner"),
-        "timing": Inbound.tap("band:0"),
-        "demo": Inbound.tap("no"),
-        "next_step": Inbound.tap("materials"),
-        "team": Inbound.typed("12"),
-        "phone": Inbound.tap("cmd:skip"),
-        "name": Inbound.typed("Анна"),
-    }
+    """A conversation waiting at ``question_id``, every earlier question answered plainly."""
     chat = Chat.open(FLOW, locale)
     while chat.state.state != question_id:
-        chat.send(answers[chat.state.state])
+        chat.send(ANSWERS[chat.state.state])
     return chat
 
 
 def _answer_the_rest(chat: Chat) -> None:
-    answers = {
-        "role": Inbound.tap("owner"),
-        "timing": Inbound.tap("band:0"),
-        "demo": Inbound.tap("no"),
-        "next_step": Inbound.tap("materials"),
-        "team": Inbound.typed("12"),
-        "phone": Inbound.tap("cmd:skip"),
-        "name": Inbound.typed("Анна"),
-        "email": Inbound.typed("anna@acme.ru"),
-    }
     while not chat.state.completed:
-        chat.send(answers[chat.state.state])
+        chat.send(ANSWERS[chat.state.state])
 
 
 # --------------------------------------------------------------------------- echo and correction
