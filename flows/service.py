@@ -75,6 +75,7 @@ from flows.ports import (
     StoredConversation,
     TurnWrite,
 )
+from flows.scoring import score
 from flows.spec import FlowSpec, QuestionKind, tr
 
 __all__ = ["Continuation", "ConversationService", "Progress", "SystemClock", "TurnResult"]
@@ -325,6 +326,16 @@ class ConversationService:
         if found is None:
             raise LeadNotFound(lid)
         return found
+
+    # ------------------------------------------------------------------ handoff
+
+    async def unfinished_handoff(self, stored: StoredConversation) -> JSON:
+        """What the CRM gets about a conversation left before its end (``lead.abandoned``): the
+        answers so far with their questions, the score they add up to with its breakdown, the
+        source facts (``handoff_payload``'s shape; the caller adds the lead and its contact)."""
+        flow = await self._flow(stored.flow_id, stored.flow_version)
+        so_far = ScoreSnapshot.of(score(flow, stored.state))
+        return handoff_payload(stored, stored.state, so_far, flow.spec)
 
     # ------------------------------------------------------------------ internals
 

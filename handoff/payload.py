@@ -71,7 +71,7 @@ def envelope_of(delivery: ClaimedDelivery, public_url: str) -> dict[str, Any]:
         "previous_stage": told.get("previous_stage"),
         "tier": told.get("tier", facts.tier),
         "score": {
-            "total": told.get("score", score.get("total", facts.score)),
+            "total": score.get("total", told.get("score", facts.score)),
             "fit": score.get("fit"),
             "engagement": score.get("engagement"),
             "breakdown": list(score.get("breakdown") or ()),
@@ -87,6 +87,8 @@ def envelope_of(delivery: ClaimedDelivery, public_url: str) -> dict[str, Any]:
         "flow": conversation.get("flow"),
         "locale": conversation.get("locale"),
     }
+    if "idle_since" in event:  # lead.abandoned: when the person stopped answering
+        lead["idle_since"] = event["idle_since"]
     return {
         "type": delivery.event_type,
         "timestamp": iso(delivery.event_at),

@@ -15,6 +15,7 @@ from flows.catalog import FlowCatalog
 from flows.errors import FlowVersionConflict
 from flows.service import ConversationService, SystemClock
 from flows.spec import LIBRARY, FlowSpecError, library_path, read_flow_text
+from handoff.abandoned import AbandonedSweeper
 from handoff.admin import WebhookAdmin
 from handoff.keys import ApiKeys
 from handoff.transport import make_client
@@ -116,13 +117,15 @@ def handoff_services(engine: AsyncEngine, settings: Settings) -> Handoff:
 
 
 @asynccontextmanager
-async def open_worker(engine: AsyncEngine, settings: Settings) -> AsyncIterator[DeliveryWorker]:
-    """A delivery worker on ``engine`` with the process's one webhook client."""
-    handoff = settings.handoff
+async def open_worker(app: App) -> AsyncIterator[DeliveryWorker]:
+    """A delivery worker on the app's database with the process's one webhook client; it also
+    raises ``lead.abandoned`` for conversations left half-way."""
+    handoff = app.settings.handoff
     client = make_client(timeout=handoff.webhook_timeout, allow_private=handoff.allow_private_webhooks)
-    outbox = SqlOutbox(engine)
+    outbox = SqlOutbox(app.engine)
+    sweeper = AbandonedSweeper(outbox, app.service, handoff)
     try:
-        yield DeliveryWorker(outbox, client, handoff, SystemClock())
+        yield DeliveryWorker(outbox, client, handoff, SystemClock(), sweeper=sweeper)
     finally:
         await outbox.aclose()
         await client.aclose()

@@ -55,6 +55,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
+from flows.ports import StoredConversation
+from storage.batch import stored_conversation
 from storage.db import WRITE, make_sync_engine, writer
 from storage.endpoints import (
     ACTIVE,
@@ -186,15 +188,7 @@ class AttemptView:
 class AbandonedConversation:
     """An open conversation left idle, and its lead as stored."""
 
-    id: uuid.UUID
-    lead_id: uuid.UUID
-    channel: str
-    flow_id: str
-    flow_version: int
-    version: int
-    state: dict[str, Any]
-    created_at: datetime
-    updated_at: datetime
+    conversation: StoredConversation
     lead: LeadFacts
 
 
@@ -546,16 +540,8 @@ class SqlOutbox:
             ).all()
         return [
             AbandonedConversation(
-                id=r.id,
-                lead_id=r.lead_id,
-                channel=r.channel,
-                flow_id=r.flow_id,
-                flow_version=r.flow_version,
-                version=r.version,
-                state=dict(r.state),
-                created_at=r.created_at,
-                updated_at=r.updated_at,
-                lead=LeadFacts(r.stage, r.tier, r.score, r.name, r.email, r.phone, r.company),
+                stored_conversation(dict(r._mapping), r.state),
+                LeadFacts(r.stage, r.tier, r.score, r.name, r.email, r.phone, r.company),
             )
             for r in rows
         ]

@@ -42,12 +42,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _work(settings: Any) -> int:
-    from qualibot.wiring import open_engine, open_worker
+    from qualibot.wiring import open_app, open_worker
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    async with open_engine(settings) as engine, open_worker(engine, settings) as worker:
+    async with open_app(settings) as app, open_worker(app) as worker:
         await worker.run(stop)
     return 0

@@ -17,7 +17,7 @@ from flows.service import SystemClock
 from handoff.admin import WebhookAdmin
 from handoff.settings import HandoffSettings
 from handoff.transport import make_client
-from handoff.worker import DeliveryWorker
+from handoff.worker import DeliveryWorker, Sweeper
 from storage.endpoints import SqlEndpoints
 from storage.outbox import SqlOutbox
 from tests.handoff.receiver import Receiver, Script
@@ -45,12 +45,12 @@ class Handoff:
 
     @asynccontextmanager
     async def worker(
-        self, settings: HandoffSettings | None = None, name: str | None = None
+        self, settings: HandoffSettings | None = None, sweeper: Sweeper | None = None
     ) -> AsyncIterator[DeliveryWorker]:
         """A worker running in this event loop until the block ends."""
         used = settings or self.settings
         client = make_client(timeout=used.webhook_timeout, allow_private=used.allow_private_webhooks)
-        worker = DeliveryWorker(self.outbox, client, used, SystemClock(), name=name)
+        worker = DeliveryWorker(self.outbox, client, used, SystemClock(), sweeper=sweeper)
         stop = asyncio.Event()
         task = asyncio.create_task(worker.run(stop))
         try:

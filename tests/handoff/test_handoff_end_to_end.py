@@ -3,7 +3,9 @@ the way people type) reaches a real receiver with everything a sales rep needs, 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -11,10 +13,11 @@ from standardwebhooks.webhooks import Webhook
 
 from flows.model import Channel, Inbound, Source
 from flows.service import ConversationService, SystemClock, TurnResult
+from handoff.abandoned import AbandonedSweeper
 from qualibot.settings import Settings
 from qualibot.wiring import load_catalog
 from storage.repositories import SqlConversationStore, SqlFlowVersionStore, SqlLeadReader
-from tests.handoff.conftest import Handoff, eventually
+from tests.handoff.conftest import Handoff, eventually, fast_settings
 from tests.handoff.receiver import Receiver
 
 # What a person types or taps, by question: plain words where the flow understands them.
@@ -43,7 +46,8 @@ async def service(engine: AsyncEngine) -> AsyncIterator[ConversationService]:
         await store.aclose()
 
 
-async def qualify(service: ConversationService) -> TurnResult:
+async def qualify(service: ConversationService, *, stop_before: str | None = None) -> TurnResult:
+    """A conversation answered the way a person would, to its end or up to ``stop_before``."""
     result = await service.start_conversation(
         "bant",
         "ru",
@@ -60,6 +64,8 @@ async def qualify(service: ConversationService) -> TurnResult:
             return result
         question = result.question_id
         assert question is not None
+        if question == stop_before:
+            return result
         if question in TYPED:
             inbound = Inbound.typed(TYPED[question], question_id=question, version=result.version)
         else:
@@ -113,3 +119,37 @@ async def test_a_qualified_lead_reaches_the_crm_with_its_answers_score_and_conta
 
 async def _delivered(handoff: Handoff) -> bool:
     return (await handoff.outbox.counts()).get("delivered", 0) == 1
+
+
+async def test_a_lead_that_left_half_way_with_a_contact_is_sent_once_as_abandoned(
+    service: ConversationService, handoff: Handoff, receiver: Receiver
+) -> None:
+    endpoint = await handoff.admin.create(receiver.url, ["lead.abandoned"])
+    left = await qualify(service, stop_before="email")  # gave a name and a phone, then went quiet
+    await qualify(service, stop_before="role")  # no contact: nobody to call
+    await qualify(service)  # finished: handed off as lead.sql, not as abandoned
+    settings = fast_settings(abandoned_after=0.3, abandoned_sweep_interval=0.1)
+    await asyncio.sleep(0.4)
+
+    sweeper = AbandonedSweeper(handoff.outbox, service, settings)
+    async with handoff.worker(settings, sweeper=sweeper):
+        [request] = await receiver.wait_for(1)
+        await asyncio.sleep(0.5)  # several more sweeps: nothing is raised twice
+    assert len(receiver.requests) == 1
+    body = Webhook(endpoint.secret).verify(request.body, request.headers)
+    assert body["type"] == "lead.abandoned"
+    lead = body["data"]["lead"]
+    assert lead["conversation_id"] == str(left.conversation_id)
+    assert lead["contact"]["phone"] == "+79161234567"
+    assert lead["contact"]["name"] == "Иван Петров"
+    assert lead["stage"] == "in_progress"
+    assert "email" not in {a["question_id"] for a in lead["answers"]}
+    assert {a["question_id"] for a in lead["answers"]} >= {
+        "budget_status",
+        "budget_amount",
+        "next_step",
+        "phone",
+    }
+    assert lead["score"]["total"] == sum(line["points"] for line in lead["score"]["breakdown"]) > 0
+    assert lead["idle_since"]
+    assert await sweeper.sweep(datetime.now(UTC)) == 0
