@@ -87,6 +87,7 @@ class Lead(Base):
     merged_into: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("leads.id"))
     # The time of the last CRM outcome taken (sal, rejected, won, lost): an older report is stale.
     outcome_at: Mapped[datetime | None]
+    outcome_reason: Mapped[str | None] = mapped_column(String(500))  # what the CRM said with it
     created_at: Mapped[datetime] = mapped_column(index=True)
     updated_at: Mapped[datetime]
 
