@@ -227,6 +227,8 @@ class LeadSummary:
     candidates: int
     created_at: datetime
     updated_at: datetime
+    outcome_at: datetime | None = None  # the CRM's last outcome report (the stage holds its status)
+    outcome_reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -329,10 +329,10 @@ class ConversationService:
 
     # ------------------------------------------------------------------ handoff
 
-    async def unfinished_handoff(self, stored: StoredConversation) -> JSON:
-        """What the CRM gets about a conversation left before its end (``lead.abandoned``): the
-        answers so far with their questions, the score they add up to with its breakdown, the
-        source facts (``handoff_payload``'s shape; the caller adds the lead and its contact)."""
+    async def conversation_handoff(self, stored: StoredConversation) -> JSON:
+        """What the CRM gets about a conversation, finished or not (``lead.abandoned``, a lead's
+        card): its answers so far with their questions, the score they add up to with its
+        breakdown, the source facts (``handoff_payload``'s shape; the caller adds the lead)."""
         flow = await self._flow(stored.flow_id, stored.flow_version)
         so_far = ScoreSnapshot.of(score(flow, stored.state))
         return handoff_payload(stored, stored.state, so_far, flow.spec)

@@ -32,7 +32,7 @@ SWEEP_LIMIT = 200
 class Conversations(Protocol):
     """What the sweep needs of ``flows.service.ConversationService``."""
 
-    async def unfinished_handoff(self, stored: StoredConversation) -> JSON: ...
+    async def conversation_handoff(self, stored: StoredConversation) -> JSON: ...
 
 
 class AbandonedSweeper:
@@ -59,7 +59,7 @@ class AbandonedSweeper:
     async def _payload(self, item: AbandonedConversation) -> JSON | None:
         stored, lead = item.conversation, item.lead
         try:
-            so_far = await self._conversations.unfinished_handoff(stored)
+            so_far = await self._conversations.conversation_handoff(stored)
         except QualibotError as exc:  # its flow version is gone: nothing to say about its answers
             log.warning("abandoned_not_rendered", conversation_id=str(stored.id), error=str(exc))
             return None

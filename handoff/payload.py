@@ -78,7 +78,7 @@ def envelope_of(delivery: ClaimedDelivery, public_url: str) -> dict[str, Any]:
         },
         "knockout": conversation.get("knockout"),
         "contact": contact | {"telegram_user_id": facts.telegram_user_id},
-        "answers": _answers(event.get("answers")),
+        "answers": answer_list(event.get("answers")),
         "source": _source(event.get("source"), conversation.get("channel")),
         "pages": list(facts.pages),
         "channel": conversation.get("channel"),
@@ -100,28 +100,24 @@ def _mapping(value: Any) -> dict[str, Any]:
     return dict(value) if isinstance(value, dict) else {}
 
 
-def _answers(answers: Any) -> list[dict[str, Any]]:
-    """Answers in the order they were given, each as question, text as typed and parsed value."""
-    if isinstance(answers, list):
-        return [a for a in answers if isinstance(a, dict)]
+def answer_list(answers: Any) -> list[dict[str, Any]]:
+    """A handoff's answers (by question id, as the core renders them) in the order given, each as
+    question, text as typed and parsed value."""
     if not isinstance(answers, dict):
         return []
-    shown = []
-    for question_id, answer in answers.items():
-        if not isinstance(answer, dict):
-            continue
-        shown.append(
-            {
-                "question_id": question_id,
-                "question": answer.get("question"),
-                "dimension": answer.get("dimension"),
-                "text": answer.get("raw"),
-                "value": answer.get("value"),
-                "understood": answer.get("understood", True),
-                "skipped": answer.get("skipped", False),
-            }
-        )
-    return shown
+    return [
+        {
+            "question_id": question_id,
+            "question": answer.get("question"),
+            "dimension": answer.get("dimension"),
+            "text": answer.get("raw"),
+            "value": answer.get("value"),
+            "understood": answer.get("understood", True),
+            "skipped": answer.get("skipped", False),
+        }
+        for question_id, answer in answers.items()
+        if isinstance(answer, dict)
+    ]
 
 
 def _source(facts: Any, channel: Any) -> dict[str, Any]:

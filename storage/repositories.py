@@ -515,6 +515,8 @@ def _summary(
         candidates=int(candidates),
         created_at=lead.created_at,
         updated_at=lead.updated_at,
+        outcome_at=lead.outcome_at,
+        outcome_reason=lead.outcome_reason,
     )
 
 

@@ -245,7 +245,8 @@ class OutboxEvent(Base):
     type: Mapped[str] = mapped_column(String(32))
     lead_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("leads.id"), index=True)
     conversation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("conversations.id"), index=True)
-    payload: Mapped[dict[str, Any]]
+    # Plain JSON on PostgreSQL too: kept as written, so the answers stay in the order asked.
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(16))
     attempts: Mapped[int] = mapped_column(Integer)
     next_attempt_at: Mapped[datetime]

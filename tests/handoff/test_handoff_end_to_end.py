@@ -46,8 +46,11 @@ async def service(engine: AsyncEngine) -> AsyncIterator[ConversationService]:
         await store.aclose()
 
 
-async def qualify(service: ConversationService, *, stop_before: str | None = None) -> TurnResult:
-    """A conversation answered the way a person would, to its end or up to ``stop_before``."""
+async def qualify(
+    service: ConversationService, *, stop_before: str | None = None, asked: list[str] | None = None
+) -> TurnResult:
+    """A conversation answered the way a person would, to its end or up to ``stop_before``
+    (``asked`` gets the questions in the order they came)."""
     result = await service.start_conversation(
         "bant",
         "ru",
@@ -66,11 +69,13 @@ async def qualify(service: ConversationService, *, stop_before: str | None = Non
         assert question is not None
         if question == stop_before:
             return result
+        if asked is not None:
+            asked.append(question)
         if question in TYPED:
             inbound = Inbound.typed(TYPED[question], question_id=question, version=result.version)
         else:
-            asked = next(r for r in result.replies if r.question_id == question)
-            ids = TAPPED.get(question) or [asked.buttons[0].id]
+            shown = next(r for r in result.replies if r.question_id == question)
+            ids = TAPPED.get(question) or [shown.buttons[0].id]
             inbound = Inbound.tap(*ids, question_id=question, version=result.version)
         result = await service.handle_message(result.conversation_id, inbound)
     raise AssertionError("the conversation did not end")
@@ -80,7 +85,8 @@ async def test_a_qualified_lead_reaches_the_crm_with_its_answers_score_and_conta
     service: ConversationService, handoff: Handoff, receiver: Receiver
 ) -> None:
     endpoint = await handoff.admin.create(receiver.url, ["lead.mql", "lead.sql"], {"sql": "Аудит"})
-    done = await qualify(service)
+    asked: list[str] = []
+    done = await qualify(service, asked=asked)
     assert done.outcome is not None
 
     async with handoff.worker():
@@ -97,6 +103,7 @@ async def test_a_qualified_lead_reaches_the_crm_with_its_answers_score_and_conta
     assert lead["contact"]["name"] == "Иван Петров"
     assert lead["contact"]["phone"] == "+79161234567"
     assert lead["contact"]["email"] == "ivan.petrov@romashka.ru"
+    assert [a["question_id"] for a in lead["answers"]] == asked  # in the order asked, on both databases
     by_question = {a["question_id"]: a for a in lead["answers"]}
     money = by_question["budget_amount"]
     assert money["text"] == "около 2 млн руб"
