@@ -39,13 +39,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from flows.compiled import CompiledFlow, CompiledQuestion
-from flows.conditions import chosen_ids, is_answered, money_amount, numeric_value
+from flows.conditions import chosen_ids, is_answered, numeric_value
 from flows.extract import email_flags, is_lowercase_name, looks_gibberish
 from flows.model import Answer, ConversationState, Score, ScoreLine, Stage
 from flows.spec import BANDED_KINDS, QuestionKind, tr
 from flows.texts import BreakdownTexts, LocaleTexts, format_number
 
 _TEXT_KINDS = (QuestionKind.NAME, QuestionKind.COMPANY, QuestionKind.TEXT)
+_JUNK_KINDS = frozenset({QuestionKind.EMAIL, *_TEXT_KINDS})
 _JUNK = ("lowercase_name", "free_email", "disposable_email", "gibberish")
 
 
@@ -59,33 +60,16 @@ class Scored:
     junk: tuple[str, ...]
 
 
-def _describe(flow: CompiledFlow, question: CompiledQuestion, answer: Answer, texts: LocaleTexts) -> str:
-    """The parsed value in words, e.g. ``2 000 000 RUB``, ``90 дн.``, option labels."""
-    value = answer.value
-    kind = question.kind
-    if kind is QuestionKind.YES_NO and isinstance(value, bool):
-        return texts.breakdown.words["yes" if value else "no"]
-    if kind in (QuestionKind.CHOICE, QuestionKind.MULTI_CHOICE):
-        labels = texts.questions[question.id].labels
-        return ", ".join(labels.get(i, i) for i in chosen_ids(question.spec, answer))
-    if kind in BANDED_KINDS and isinstance(value, Mapping):
-        return _describe_range(flow, question, value, texts)
-    if kind in BANDED_KINDS:
-        number = numeric_value(flow.spec, question.spec, answer)
-        if number is None:
-            return ""
-        return format_number(number, texts.locale) + texts.breakdown.units[question.id]
-    return str(value) if value is not None else ""
-
-
-def _describe_range(
-    flow: CompiledFlow, question: CompiledQuestion, value: Mapping[str, Any], texts: LocaleTexts
+def _range_words(
+    flow: CompiledFlow,
+    question: CompiledQuestion,
+    value: Mapping[str, Any],
+    amount: float,
+    texts: LocaleTexts,
 ) -> str:
-    """A range value in words: ``2 000 000 RUB``, ``1 000 000–2 000 000 RUB``, ``$15,000 ≈ ...``."""
+    """A range value (its amount in the flow currency worked out) in words: ``2 000 000 RUB``,
+    ``1 000 000–2 000 000 RUB``, ``$15,000 ≈ ...``."""
     spec = flow.spec
-    amount = money_amount(spec, value)
-    if amount is None:
-        return ""
     locale = texts.locale
     own_unit = texts.breakdown.units[question.id]
     low, high = value.get("min"), value.get("max")
@@ -108,9 +92,32 @@ def _describe_range(
     return shown
 
 
+def _number_words(
+    flow: CompiledFlow, question: CompiledQuestion, answer: Answer, number: float | None, texts: LocaleTexts
+) -> str:
+    """A banded answer's value in words (``number`` is its :func:`numeric_value`)."""
+    if number is None:
+        return ""
+    value = answer.value
+    if isinstance(value, Mapping):
+        return _range_words(flow, question, value, number, texts)
+    return format_number(number, texts.locale) + texts.breakdown.units[question.id]
+
+
+def _value_words(question: CompiledQuestion, answer: Answer, texts: LocaleTexts) -> str:
+    """An answer without options or bands in words: yes/no, or the value as it is."""
+    value = answer.value
+    if question.kind is QuestionKind.YES_NO and isinstance(value, bool):
+        return texts.breakdown.words["yes" if value else "no"]
+    if question.kind in BANDED_KINDS:
+        return ""
+    return str(value) if value is not None else ""
+
+
 def scored(flow: CompiledFlow, question: CompiledQuestion, answer: Answer, texts: LocaleTexts) -> Scored:
     """What answering ``question`` with ``answer`` adds to a score (reasons in ``texts``)."""
-    points, reason, hand = _fit(flow, question, answer, texts)
+    answered = is_answered(answer)
+    points, reason, hand = _fit(flow, question, answer, answered, texts)
     line = ScoreLine(
         category="fit",
         source=question.id,
@@ -121,7 +128,7 @@ def scored(flow: CompiledFlow, question: CompiledQuestion, answer: Answer, texts
         max_points=question.spec.max_points,
         reason=reason,
     )
-    return Scored(line, hand, _junk(question, answer) if is_answered(answer) else ())
+    return Scored(line, hand, _junk(question, answer) if answered and question.kind in _JUNK_KINDS else ())
 
 
 def _junk(question: CompiledQuestion, answer: Answer) -> tuple[str, ...]:
@@ -141,15 +148,17 @@ def _junk(question: CompiledQuestion, answer: Answer) -> tuple[str, ...]:
 
 
 def _fit(
-    flow: CompiledFlow, question: CompiledQuestion, answer: Answer, texts: LocaleTexts
+    flow: CompiledFlow, question: CompiledQuestion, answer: Answer, answered: bool, texts: LocaleTexts
 ) -> tuple[int, str, bool]:
     """The points, reason and hand raise of one answered question."""
     spec = question.spec
     words = texts.breakdown
     out_of = words.out_of[question.id]
-    if not is_answered(answer):
+    opening, closing = words.quotes
+    quoted = f"{words.titles[question.id]}: {opening}{answer.raw}{closing}"
+    if not answered:
         what = words.words["skipped" if answer.skipped else "not_understood"]
-        return 0, f"{_quoted(question, answer, words)} — {what}: {0:+d} {out_of}", False
+        return 0, f"{quoted} — {what}: {0:+d} {out_of}", False
     if spec.options:
         chosen = chosen_ids(spec, answer)
         picked = [o for o in spec.options if o.id in chosen]
@@ -157,45 +166,46 @@ def _fit(
         hand = any(o.hand_raise for o in picked)
         if len(picked) == 1 and picked[0].reason is not None:
             return points, tr(picked[0].reason, texts.locale), hand
-        return points, f"{_arrow(flow, question, answer, texts)}: {points:+d} {out_of}", hand
+        if question.kind is QuestionKind.YES_NO:
+            shown = _value_words(question, answer, texts)
+        else:
+            labels = texts.questions[question.id].labels
+            shown = ", ".join(labels.get(i, i) for i in chosen)
+        return points, f"{_arrow(quoted, shown)}: {points:+d} {out_of}", hand
     if spec.bands:
-        index = _band_index(flow, question, answer)
+        number = numeric_value(flow.spec, spec, answer)
+        shown = _number_words(flow, question, answer, number, texts)
+        index = (
+            None
+            if number is None
+            else next((i for i, b in enumerate(spec.bands) if b.contains(number)), None)
+        )
         if index is None:
-            reason = f"{_arrow(flow, question, answer, texts)}, {words.words['no_band']}: {0:+d} {out_of}"
-            return 0, reason, False
+            return 0, f"{_arrow(quoted, shown)}, {words.words['no_band']}: {0:+d} {out_of}", False
         band = spec.bands[index]
         if band.reason is not None:
             return band.points, tr(band.reason, texts.locale), band.hand_raise
         band_words = words.bands[question.id][index]
-        reason = f"{_arrow(flow, question, answer, texts)}, {band_words}: {band.points:+d} {out_of}"
-        return band.points, reason, band.hand_raise
+        return (
+            band.points,
+            f"{_arrow(quoted, shown)}, {band_words}: {band.points:+d} {out_of}",
+            band.hand_raise,
+        )
     own = spec.points
     if question.kind is QuestionKind.YES_NO and answer.value is not True:
         own = 0
     if spec.reason is not None:
         return own, tr(spec.reason, texts.locale), False
-    return own, f"{_arrow(flow, question, answer, texts)}: {own:+d} {out_of}", False
+    if question.kind in BANDED_KINDS:
+        shown = _number_words(flow, question, answer, numeric_value(flow.spec, spec, answer), texts)
+    else:
+        shown = _value_words(question, answer, texts)
+    return own, f"{_arrow(quoted, shown)}: {own:+d} {out_of}", False
 
 
-def _quoted(question: CompiledQuestion, answer: Answer, words: BreakdownTexts) -> str:
-    """``Title: «answer as typed»``."""
-    opening, closing = words.quotes
-    return f"{words.titles[question.id]}: {opening}{answer.raw}{closing}"
-
-
-def _arrow(flow: CompiledFlow, question: CompiledQuestion, answer: Answer, texts: LocaleTexts) -> str:
+def _arrow(quoted: str, shown: str) -> str:
     """``Title: «answer as typed» → parsed value`` (without the arrow when there is no value)."""
-    shown = _describe(flow, question, answer, texts)
-    quoted = _quoted(question, answer, texts.breakdown)
     return f"{quoted} → {shown}" if shown else quoted
-
-
-def _band_index(flow: CompiledFlow, question: CompiledQuestion, answer: Answer) -> int | None:
-    """The index of the first band the answer's number falls in."""
-    number = numeric_value(flow.spec, question.spec, answer)
-    if number is None:
-        return None
-    return next((i for i, b in enumerate(question.spec.bands) if b.contains(number)), None)
 
 
 def _cap_line(
