@@ -282,11 +282,15 @@ class _Leaf:
 
 
 Picker = Callable[[str, int], int]
-NextIndex = Callable[[int, Mapping[str, Answer], Mapping[str, Any]], int | None]
 
 
 class _Walker:
-    """Walks answer paths the way the engine moves through a conversation, by its own rules."""
+    """Walks answer paths the way the engine moves through a conversation, by its own rules.
+
+    Paths share most of their answers, so the next question is asked of the engine
+    (``engine.next_question``) once for each thing it can depend on: where the path is, the
+    visitor profile (the facts), and the branches taken at the questions that the later
+    ``ask_if`` conditions read (a condition reads nothing else)."""
 
     def __init__(self, flow: CompiledFlow) -> None:
         spec = flow.spec
@@ -298,12 +302,24 @@ class _Walker:
         self.scored: dict[str, tuple[Scored, ...]] = {
             q.id: tuple(scored(flow, q, b.answer, texts) for b in self.branches[q.id]) for q in flow.questions
         }
+        self.reads = [
+            tuple(sorted({qid for q in spec.questions[start:] if q.ask_if for qid in q.ask_if.questions()}))
+            for start in range(len(spec.questions) + 1)
+        ]
+        self.asked: dict[tuple[int, int, tuple[int, ...]], int | None] = {}
 
-    def next_index(self, start: int, answers: Mapping[str, Answer], facts: Mapping[str, Any]) -> int | None:
-        """The index of the question asked after the first ``start`` ones, None at the end."""
+    def next_index(
+        self, start: int, profile: int, chosen: Mapping[str, int], answers: Mapping[str, Answer]
+    ) -> int | None:
+        """The index of the question asked after the first ``start`` ones (None at the end), on a
+        path of this profile with these answers (``chosen``: their branch numbers)."""
+        key = (start, profile, tuple(chosen.get(qid, -1) for qid in self.reads[start]))
+        if key in self.asked:
+            return self.asked[key]
         after = NEW if start == 0 else self.questions[start - 1].id
-        target = next_question(self.flow, after, answers, facts)
-        return None if target == DONE else self.flow.question_by_id[target].index
+        target = next_question(self.flow, after, answers, self.profiles[profile][1])
+        found = self.asked[key] = None if target == DONE else self.flow.question_by_id[target].index
+        return found
 
     def knockout(
         self, index: int, number: int, answers: Mapping[str, Answer], facts: Mapping[str, Any]
@@ -313,13 +329,19 @@ class _Walker:
         return knockout_of(self.flow, question, self.branches[question.id][number].answer, answers, facts)
 
     def all_paths(self) -> Iterator[_Leaf]:
-        for index, (_, facts) in enumerate(self.profiles):
-            yield from self._descend(((FACTS_NODE, index, len(self.profiles)),), facts, {}, 0)
+        for index in range(len(self.profiles)):
+            yield from self._descend(((FACTS_NODE, index, len(self.profiles)),), index, {}, {}, 0)
 
     def _descend(
-        self, steps: tuple[Step, ...], facts: dict[str, Any], answers: dict[str, Answer], start: int
+        self,
+        steps: tuple[Step, ...],
+        profile: int,
+        chosen: dict[str, int],
+        answers: dict[str, Answer],
+        start: int,
     ) -> Iterator[_Leaf]:
-        index = self.next_index(start, answers, facts)
+        facts = self.profiles[profile][1]
+        index = self.next_index(start, profile, chosen, answers)
         if index is None:
             yield _Leaf(steps, facts, answers, None)
             return
@@ -332,24 +354,24 @@ class _Walker:
             if reason is not None:
                 yield _Leaf(here, facts, now, reason)
             else:
-                yield from self._descend(here, facts, now, index + 1)
+                yield from self._descend(here, profile, {**chosen, question.id: number}, now, index + 1)
 
-    def follow(self, pick: Picker, next_index: NextIndex | None = None) -> _Leaf:
-        """The one path where ``pick(node, branches)`` chooses the branch at every node
-        (``next_index``, when given, stands for :meth:`next_index` and must agree with it)."""
-        next_index = next_index or self.next_index
+    def follow(self, pick: Picker) -> _Leaf:
+        """The one path where ``pick(node, branches)`` chooses the branch at every node."""
         profile = pick(FACTS_NODE, len(self.profiles))
         facts = self.profiles[profile][1]
         steps: list[Step] = [(FACTS_NODE, profile, len(self.profiles))]
+        chosen: dict[str, int] = {}
         answers: dict[str, Answer] = {}
         start = 0
         while True:
-            index = next_index(start, answers, facts)
+            index = self.next_index(start, profile, chosen, answers)
             if index is None:
                 return _Leaf(tuple(steps), facts, answers, None)
             question = self.questions[index]
             options = self.branches[question.id]
             number = pick(question.id, len(options))
+            chosen[question.id] = number
             answers[question.id] = options[number].answer
             steps.append((question.id, number, len(options)))
             reason = self.knockout(index, number, answers, facts)
@@ -434,23 +456,18 @@ class _Tally:
 
 
 class _Trie:
-    """The paths walked so far, as a tree of branch numbers, which subtrees are used up, and for
-    each answered prefix the index of the question it leads to (once ``known``)."""
+    """The paths walked so far, as a tree of branch numbers, and which subtrees are used up."""
 
-    __slots__ = ("children", "done", "known", "next")
+    __slots__ = ("children", "done")
 
     def __init__(self) -> None:
         self.children: dict[int, _Trie] = {}
         self.done: set[int] = set()
-        self.known = False
-        self.next: int | None = None
 
 
 class _Sampler:
     """Random walks that never repeat a path: each step picks among the branches that still
-    have unwalked paths below them, so every walk finds a new path until all are walked. The
-    walks share their beginnings, so the next question after each prefix is asked of the engine
-    once and kept in the trie."""
+    have unwalked paths below them, so every walk finds a new path until all are walked."""
 
     def __init__(self, rng: random.Random) -> None:
         self.rng = rng
@@ -475,12 +492,7 @@ class _Sampler:
             cursor = cursor.children.setdefault(number, _Trie())
             return number
 
-        def next_index(start: int, answers: Mapping[str, Answer], facts: Mapping[str, Any]) -> int | None:
-            if not cursor.known:
-                cursor.next, cursor.known = walker.next_index(start, answers, facts), True
-            return cursor.next
-
-        leaf = walker.follow(pick, next_index)
+        leaf = walker.follow(pick)
         for node, number, width in reversed(trail):
             node.done.add(number)
             node.children.pop(number, None)
