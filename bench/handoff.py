@@ -181,7 +181,7 @@ async def _analyze(engine: AsyncEngine) -> None:
             await conn.commit()
 
 
-async def throughput(engine: AsyncEngine, receiver: ReceiverProcess, count: int, figures: Figures) -> None:
+async def throughput(engine: AsyncEngine, count: int, figures: Figures) -> None:
     await seed_events(engine, count)
     await _analyze(engine)
     already = await _delivered(engine)
@@ -314,7 +314,7 @@ async def bench(url: str, backend: str, args: argparse.Namespace) -> Figures:
         endpoints = SqlEndpoints(engine)
         admin = WebhookAdmin(endpoints, SqlOutbox(engine), SETTINGS, SystemClock())  # async paths only
         endpoint = await admin.create(receiver.url, ["lead.sql"])
-        await throughput(engine, receiver, args.deliveries, figures)
+        await throughput(engine, args.deliveries, figures)
         figures.baseline_per_second = await baseline_posts(
             receiver.url, args.deliveries, SETTINGS.worker_concurrency
         )

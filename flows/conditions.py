@@ -123,7 +123,7 @@ def _question_leaf(cond: Condition, spec: FlowSpec) -> Predicate:
     if question is None or unanswered:
         qid = cond.question or ""
 
-        def only_unanswered(answers: Mapping[str, Answer], facts: Mapping[str, Any]) -> bool:
+        def only_unanswered(answers: Mapping[str, Answer], _facts: Mapping[str, Any]) -> bool:
             return unanswered and (question is None or not is_answered(answers.get(qid)))
 
         return only_unanswered
@@ -136,7 +136,7 @@ def _question_leaf(cond: Condition, spec: FlowSpec) -> Predicate:
             number = numeric_value(spec, question, answer)
             return _scalar_tests(cond, number if number is not None else answer.value)
 
-    def leaf(answers: Mapping[str, Answer], facts: Mapping[str, Any]) -> bool:
+    def leaf(answers: Mapping[str, Answer], _facts: Mapping[str, Any]) -> bool:
         answer = answers.get(qid)
         if answer is None or not answer.understood or answer.skipped:
             return False
@@ -190,7 +190,7 @@ def _fact_leaf(cond: Condition) -> Predicate:
         cond.equals is not None or cond.in_ is not None or cond.not_in is not None or _has_numeric_tests(cond)
     )
 
-    def fact(answers: Mapping[str, Answer], facts: Mapping[str, Any]) -> bool:
+    def fact(_answers: Mapping[str, Answer], facts: Mapping[str, Any]) -> bool:
         value = facts.get(name)
         if want is not None:
             present = value is not None and value != "" and value != [] and value is not False
@@ -233,7 +233,7 @@ def predicate(cond: Condition, spec: FlowSpec) -> Predicate:
     return _never
 
 
-def _never(answers: Mapping[str, Answer], facts: Mapping[str, Any]) -> bool:
+def _never(_answers: Mapping[str, Answer], _facts: Mapping[str, Any]) -> bool:
     return False
 
 

@@ -20,6 +20,7 @@ import typing
 import anyio
 import httpcore
 import httpx
+from typing_extensions import override
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -117,10 +118,11 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
                 failure = exc
         raise failure
 
+    @override
     async def connect_unix_socket(
         self,
         path: str,
-        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
+        timeout: float | None = None,
         socket_options: typing.Iterable[httpcore.SOCKET_OPTION] | None = None,
     ) -> httpcore.AsyncNetworkStream:
         raise BlockedAddress("webhooks never use Unix sockets")

@@ -193,7 +193,11 @@ class MemoryStore:
         return max(found, key=lambda c: c.updated_at).id if found else None
 
     async def save_continuation(
-        self, token_hash: str, conversation_id: uuid.UUID, expires_at: datetime, at: datetime
+        self,
+        token_hash: str,
+        conversation_id: uuid.UUID,
+        expires_at: datetime,
+        at: datetime,  # noqa: ARG002 (the port's signature: the fake keeps no issue time)
     ) -> None:
         if conversation_id not in self.conversations:
             raise ConversationNotFound(conversation_id)

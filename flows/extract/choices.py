@@ -376,9 +376,7 @@ def _by_role(tokens: list[str], options: _Options, contained: set[int]) -> Choic
     return None
 
 
-def _single(
-    tokens: list[str], words: list[str], options: _Options, spans: list[_Span], text: str
-) -> ChoiceReading:
+def _single(words: list[str], options: _Options, spans: list[_Span], text: str) -> ChoiceReading:
     kept = [s for s in spans if not s.negated]
     contained = {s.option for s in kept}
     if any(options.levels):
@@ -443,7 +441,7 @@ def _read(text: str, options: _Options, multi: bool) -> ChoiceReading:
     spans = _spans(tokens, options, polarity)
     if multi:
         return _multi(tokens, options, spans, text)
-    return _single(tokens, words, options, spans, text)
+    return _single(words, options, spans, text)
 
 
 def read_choice(text: str, options: Sequence[ChoiceOption], *, multi: bool) -> ChoiceReading:
@@ -462,7 +460,11 @@ def read_choice(text: str, options: Sequence[ChoiceOption], *, multi: bool) -> C
 
 
 def match_choices(
-    text: str, candidates: Sequence[tuple[str, Sequence[str]]], locale: str, *, multi: bool
+    text: str,
+    candidates: Sequence[tuple[str, Sequence[str]]],
+    locale: str,  # noqa: ARG001 (one signature for the parsers; both languages are read whatever the locale)
+    *,
+    multi: bool,
 ) -> tuple[str, ...]:
     """The ids of the options a typed answer picks, in display order; () when none or ambiguous.
 

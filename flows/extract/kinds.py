@@ -67,11 +67,24 @@ def _finite(value: float | None) -> bool:
 
 
 Context = Sequence[ChoiceOption]
-_Reader = Callable[[str, str, datetime, Context, bool], Reading]
 
 
-def _money(text: str, locale: str, now: datetime, options: Context, detail: bool) -> Reading:
-    money = parse_money(text, locale)
+@dataclass(frozen=True, slots=True)
+class _Asked:
+    """One answer to read, with everything a reader of some kind may need."""
+
+    text: str
+    locale: str
+    now: datetime
+    options: Context
+    detail: bool
+
+
+_Reader = Callable[[_Asked], Reading]
+
+
+def _money(asked: _Asked) -> Reading:
+    money = parse_money(asked.text, asked.locale)
     if money is None or not (money.unlimited or _finite(money.midpoint())):
         return Reading(False, facts={"min": None, "max": None, "currency": None, "unlimited": False})
     low, high = _json_number(money.min), _json_number(money.max)
@@ -82,66 +95,67 @@ def _money(text: str, locale: str, now: datetime, options: Context, detail: bool
     return Reading(True, value, facts, approximate=money.approximate)
 
 
-def _number(text: str, locale: str, now: datetime, options: Context, detail: bool) -> Reading:
-    value = parse_number(text, locale)
+def _number(asked: _Asked) -> Reading:
+    value = parse_number(asked.text, asked.locale)
     if not _finite(value):
         return Reading(False, facts={"value": None})
     return Reading(True, value, {"value": _json_number(value)})
 
 
-def _timeline(text: str, locale: str, now: datetime, options: Context, detail: bool) -> Reading:
-    days = parse_timeline(text, locale, now)
+def _timeline(asked: _Asked) -> Reading:
+    days = parse_timeline(asked.text, asked.locale, asked.now)
     return Reading(days is not None, days, {"days": days})
 
 
-def _yes_no(text: str, locale: str, now: datetime, options: Context, detail: bool) -> Reading:
-    said, certain = read_yes_no(text)
-    if said is None and options:
-        picked = read_choice(text, options, multi=False).ids
+def _yes_no(asked: _Asked) -> Reading:
+    said, certain = read_yes_no(asked.text)
+    if said is None and asked.options:
+        picked = read_choice(asked.text, asked.options, multi=False).ids
         if len(picked) == 1 and picked[0] in ("yes", "no"):
             said, certain = picked[0] == "yes", True
     return Reading(said is not None, said, {"value": said, "certain": certain}, certain=certain)
 
 
-def _email(text: str, locale: str, now: datetime, options: Context, detail: bool) -> Reading:
-    email = parse_email(text)
+def _email(asked: _Asked) -> Reading:
+    email = parse_email(asked.text)
     if email is None:
         return Reading(False, facts={"value": None, "free": None, "disposable": None})
-    if not detail:
+    if not asked.detail:
         return Reading(True, email)
     free, disposable = email_flags(email)
     return Reading(True, email, {"value": email, "free": free, "disposable": disposable})
 
 
-def _phone(text: str, locale: str, now: datetime, options: Context, detail: bool) -> Reading:
-    phone = parse_phone(text, locale)
+def _phone(asked: _Asked) -> Reading:
+    phone = parse_phone(asked.text, asked.locale)
     return Reading(phone is not None, phone, {"value": phone})
 
 
-def _name(text: str, locale: str, now: datetime, options: Context, detail: bool) -> Reading:
-    name = parse_name(text[:MAX_VALUE_CHARS])
+def _name(asked: _Asked) -> Reading:
+    name = parse_name(asked.text[:MAX_VALUE_CHARS])
     facts = {
         "value": name,
         "lowercase": is_lowercase_name(name) if name else False,
-        "gibberish": looks_gibberish(text),
+        "gibberish": looks_gibberish(asked.text),
     }
     return Reading(name is not None, name, facts)
 
 
-def _company(text: str, locale: str, now: datetime, options: Context, detail: bool) -> Reading:
-    company = text[:MAX_VALUE_CHARS].strip()
+def _company(asked: _Asked) -> Reading:
+    company = asked.text[:MAX_VALUE_CHARS].strip()
     return Reading(
-        bool(company), company or None, {"value": company or None, "gibberish": looks_gibberish(text)}
+        bool(company), company or None, {"value": company or None, "gibberish": looks_gibberish(asked.text)}
     )
 
 
-def _text(text: str, locale: str, now: datetime, options: Context, detail: bool) -> Reading:
+def _text(asked: _Asked) -> Reading:
+    text = asked.text
     return Reading(bool(text), text or None, {"value": text or None, "gibberish": looks_gibberish(text)})
 
 
 def _choice(multi: bool) -> _Reader:
-    def read(text: str, locale: str, now: datetime, options: Context, detail: bool) -> Reading:
-        reading = read_choice(text, options, multi=multi)
+    def read(asked: _Asked) -> Reading:
+        reading = read_choice(asked.text, asked.options, multi=multi)
         facts = {"ids": list(reading.ids), "clarify": list(reading.clarify), "certain": reading.certain}
         return Reading(
             bool(reading.ids),
@@ -180,4 +194,4 @@ def read(
     reader = _KINDS.get(kind)
     if reader is None:
         raise ValueError(f"unknown kind {kind!r}; expected one of: {', '.join(KINDS)}")
-    return reader(text, locale, now, options, detail)
+    return reader(_Asked(text, locale, now, options, detail))

@@ -113,7 +113,7 @@ def _figures(folded: str) -> tuple[float, float] | None:
     return low * unit, high * unit
 
 
-def parse_money(text: str, locale: str) -> Money | None:
+def parse_money(text: str, locale: str) -> Money | None:  # noqa: ARG001 (one signature for the parsers; both languages are read whatever the locale)
     """Read a budget: an amount, a range or an open range, with the currency if one was named.
 
     "1-2 млн" -> 1e6..2e6; "до 100 тысяч" -> max only; "больше миллиона" -> min only;
@@ -134,7 +134,7 @@ def parse_money(text: str, locale: str) -> Money | None:
         low, high = reading
         if low == 0 and high == 0:
             return NO_BUDGET
-        approximate = is_vague(tokens, amounts) or _APPROX_RE.search(folded) is not None
+        approximate = is_vague(amounts) or _APPROX_RE.search(folded) is not None
         return Money(low, high, _currency(tokens), approximate=approximate)
     if _UNLIMITED_RE.search(folded):
         return Money(None, None, _currency(tokens), unlimited=True)

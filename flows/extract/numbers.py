@@ -682,7 +682,7 @@ def magnitude_only(amounts: list[Amount]) -> bool:
     return len(amounts) == 1 and amounts[0].upto is not None and amounts[0].upto >= 10 * amounts[0].value
 
 
-def is_vague(tokens: list[Token], amounts: list[Amount]) -> bool:
+def is_vague(amounts: list[Amount]) -> bool:
     """Whether the amounts were said vaguely (a unit before its count, "несколько", "сотни тысяч")."""
     return any(a.approx for a in amounts)
 
@@ -704,7 +704,7 @@ _JUST_ME_RE: Final = re.compile(
 _NO_RE: Final = re.compile(r"(?<!\w)(?:нет|нету|нисколько|nothing|no)(?!\w)")
 
 
-def parse_number(text: str, locale: str) -> float | None:
+def parse_number(text: str, locale: str) -> float | None:  # noqa: ARG001 (one signature for the parsers; both languages are read whatever the locale)
     """A count or quantity typed as digits or words: "человек 50", "a dozen", "1,5 тыс", "около сотни".
 
     A range gives its midpoint ("50-100" -> 75.0); an open range gives its only end ("до 100" ->

@@ -114,7 +114,7 @@ def read_yes_no(text: str) -> tuple[bool | None, bool]:
     return value, value is not None and _HEDGE_RE.search(words) is None
 
 
-def parse_yes_no(text: str, locale: str) -> bool | None:
+def parse_yes_no(text: str, locale: str) -> bool | None:  # noqa: ARG001 (one signature for the parsers; both languages are read whatever the locale)
     """True for yes, False for no, None for "don't know" or anything that is neither.
 
     The earliest signal decides ("да, но не сейчас" and "yes, but not now" are yes); an idiom

@@ -61,7 +61,7 @@ async def worker_process(database_url: str, **settings: str) -> AsyncIterator[as
 async def test_a_worker_killed_after_the_2xx_redelivers_exactly_once_with_the_same_id(
     handoff: Handoff, database_url: str, receiver_factory: Callable[..., Any]
 ) -> None:
-    def script(request: Received) -> Any:
+    def script(_request: Received) -> Any:
         # The first answer is a 200 whose body never comes: the worker has its 2xx but cannot
         # have marked the delivery sent when it is killed.
         return StallAfterStatus(200) if not receiver.requests[:-1] else Respond(200)
