@@ -341,3 +341,17 @@ class WebhookAttempt(Base):
     status_code: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(String(500))
     response_excerpt: Mapped[str] = mapped_column(Text)
+
+
+class ConversationToken(Base):
+    """A web conversation's access token, kept as its SHA-256: the token itself is never stored.
+    Each token opens exactly one conversation until ``expires_at``."""
+
+    __tablename__ = "conversation_tokens"
+
+    token_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    conversation_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
