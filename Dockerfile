@@ -47,7 +47,8 @@ ENV PATH=/opt/qualibot/bin:$PATH \
     QUALIBOT_DATABASE_URL=sqlite+aiosqlite:////data/qualibot.db \
     QUALIBOT_LOG_FORMAT=json
 VOLUME ["/data"]
+EXPOSE 8000
 
 COPY docker-entrypoint.sh /usr/local/bin/docker-entrypoint.sh
 ENTRYPOINT ["docker-entrypoint.sh"]
-CMD ["chat", "--flow", "bant", "--locale", "ru"]
+CMD ["serve", "--host", "0.0.0.0", "--port", "8000"]

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 FLOW ?= bant
 LOCALE ?= ru
 
-.PHONY: install lint typecheck test bench run migrate clean
+.PHONY: install web-tools lint typecheck test bench bench-web run chat migrate clean
 
 install: $(VENV)/.installed
 
@@ -23,7 +23,14 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-test: lint typecheck
+# Test-only npm tools for the widget's browser tests (axe-core), pinned in tests/web/package-lock.json.
+web-tools:
+	@if [ ! -f tests/web/node_modules/axe-core/axe.min.js ]; then \
+		if command -v npm >/dev/null 2>&1; then npm ci --prefix tests/web --no-audit --no-fund --loglevel=error; \
+		else echo "npm is not installed: the widget's accessibility test will be skipped"; fi; \
+	fi
+
+test: lint typecheck web-tools
 	$(BIN)/pytest -q
 
 bench: install
@@ -31,11 +38,20 @@ bench: install
 	$(BIN)/python -m bench.service
 	$(BIN)/python -m bench.flowfiles
 
+# The web server over real HTTP, driven by wrk (installed from apt when missing).
+bench-web: install
+	@command -v wrk >/dev/null 2>&1 || apt-get install -y wrk
+	$(BIN)/python -m bench.web
+
 migrate: install
 	$(BIN)/qualibot migrate
 
+# The server: the chat API, the widget and its demo page (the URL is printed).
 run: migrate
+	$(BIN)/qualibot serve
+
+chat: migrate
 	$(BIN)/qualibot chat --flow $(FLOW) --locale $(LOCALE)
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis tests/web/node_modules build

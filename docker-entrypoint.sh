@@ -1,5 +1,5 @@
 #!/bin/sh
-# Bring the schema up to date, then run the given qualibot command (default: the terminal chat).
+# Bring the schema up to date, then run the given qualibot command (default: the web server).
 set -e
 qualibot migrate
 exec qualibot "$@"

@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "migrate": ("migrate", "create or upgrade the database schema"),
     "worker": ("worker", "deliver handoff events to the CRM webhooks (signed, retried, recorded)"),
     "keys": ("keys", "create, list or revoke admin API keys"),
+    "serve": ("serve", "run the web API, the chat widget and the demo page"),
 }
 
 

@@ -1,4 +1,5 @@
-"""Settings from the environment (``QUALIBOT_*``), read once by the composition root."""
+"""Settings from the environment (``QUALIBOT_*``), read once by the composition root: the core's
+own, and each adapter's settings composed in (one environment, one ``.env`` file)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from api.settings import ApiSettings
 from bot.settings import TelegramSettings
 from handoff.settings import HandoffSettings
 from qualibot.errors import shown
@@ -57,6 +59,7 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["console", "json"] = "console"
     flows_dir: Path | None = None
+    api: ApiSettings = Field(default_factory=ApiSettings)
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
     handoff: HandoffSettings = Field(default_factory=HandoffSettings)
 

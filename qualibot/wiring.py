@@ -1,5 +1,5 @@
 """Wiring: builds the database engine, stores, flow catalog and conversation service from
-settings. No logic of its own; every process (`chat`, the servers to come) starts here."""
+settings. No logic of its own; every process (`chat`, `serve`, ...) starts here."""
 
 from __future__ import annotations
 
@@ -62,6 +62,7 @@ class App:
     engine: AsyncEngine
     conversations: SqlConversationStore
     service: ConversationService
+    catalog: FlowCatalog
 
 
 @asynccontextmanager
@@ -84,15 +85,16 @@ async def open_app(settings: Settings) -> AsyncIterator[App]:
     """The conversation service over the configured database (see ``open_engine``)."""
     async with open_engine(settings) as engine:
         conversations = SqlConversationStore(engine)
+        catalog = load_catalog(settings)
         try:
             service = ConversationService(
                 conversations,
                 SqlFlowVersionStore(engine),
-                load_catalog(settings),
+                catalog,
                 SystemClock(),
                 leads=SqlLeadReader(engine),
             )
-            yield App(settings, engine, conversations, service)
+            yield App(settings, engine, conversations, service, catalog)
         finally:
             await conversations.aclose()
 

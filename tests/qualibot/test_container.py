@@ -14,8 +14,11 @@ import sysconfig
 import tomllib
 from pathlib import Path
 
+import pytest
 import yaml
+from pydantic_settings import BaseSettings
 
+from qualibot.cli import build_parser
 from qualibot.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -212,15 +215,41 @@ def test_an_installed_wheel_works_without_the_source_tree(tmp_path: Path) -> Non
     assert json.loads(run("parse", "email", "ivan@mailinator.com"))["disposable"] is True
 
 
-def test_compose_sets_only_real_settings() -> None:
+def setting_names() -> dict[str, str]:
+    """Every environment variable a setting is read from -> the field, also in the adapters'
+    settings composed into ``Settings`` (each with its own prefix)."""
+    names = {}
+    for name, field in Settings.model_fields.items():
+        nested = field.annotation
+        if isinstance(nested, type) and issubclass(nested, BaseSettings):
+            prefix = nested.model_config.get("env_prefix", "")
+            names |= {f"{prefix}{inner}".upper(): f"{name}.{inner}" for inner in nested.model_fields}
+        else:
+            names[f"QUALIBOT_{name}".upper()] = name
+    return names
+
+
+def test_compose_sets_only_real_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
     env = compose["services"]["qualibot"]["environment"]
-    fields = {f"QUALIBOT_{name.upper()}" for name in Settings.model_fields}
-    assert set(env) <= fields
+    assert set(env) <= set(setting_names())
     db = compose["services"]["postgres"]["environment"]
     expected = f"postgresql+asyncpg://{db['POSTGRES_USER']}:{db['POSTGRES_PASSWORD']}@postgres:5432/"
     assert env["QUALIBOT_DATABASE_URL"] == expected + db["POSTGRES_DB"]
-    Settings.model_validate({k.removeprefix("QUALIBOT_").lower(): v for k, v in env.items()})
+    for name, value in env.items():
+        monkeypatch.setenv(name, str(value))
+    Settings(_env_file=None)  # type: ignore[call-arg]
+
+
+def test_compose_serves_the_web_app() -> None:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
+    service = compose["services"]["qualibot"]
+    command = service["command"]
+    assert command[0] == "serve"
+    args = build_parser("serve").parse_args(command)
+    assert args.host == "0.0.0.0"
+    assert f"127.0.0.1:{args.port}:{args.port}" in service["ports"]
+    assert "/readyz" in " ".join(service["healthcheck"]["test"])
 
 
 def test_entrypoint_migrates_then_runs_the_command(tmp_path: Path) -> None:

@@ -1,0 +1,100 @@
+"""`qualibot serve`: the web API, the widget and its demo page, on uvicorn.
+
+The database must be migrated (`qualibot migrate`); the server refuses to start otherwise, in one
+line. With ``--workers N`` uvicorn runs N processes on the same port; their Prometheus metrics are
+added up through a shared directory, so ``/metrics`` shows the whole server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import sys
+import tempfile
+from typing import Any
+
+
+def add_parser(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "serve",
+        help="run the web API, the chat widget and the demo page",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="port to listen on (default: 8000)")
+    parser.add_argument(
+        "--workers", type=_workers, default=1, metavar="N", help="worker processes (default: 1)"
+    )
+    parser.add_argument("--access-log", action="store_true", help="log every request (off by default)")
+    parser.set_defaults(func=run)
+
+
+def _workers(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a number of processes, not {value!r}") from None
+    if not 1 <= number <= 64:
+        raise argparse.ArgumentTypeError("between 1 and 64 workers")
+    return number
+
+
+def run(args: argparse.Namespace) -> int:
+    import uvicorn
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from qualibot.logging import configure_logging
+    from qualibot.settings import Settings
+    from storage.db import SchemaNotMigrated, display_url
+
+    settings = Settings()
+    configure_logging(settings)
+    try:
+        asyncio.run(_check_database(settings))
+    except SchemaNotMigrated as exc:
+        sys.stderr.write(f"qualibot serve: {exc}\n")
+        return 1
+    except (SQLAlchemyError, OSError) as exc:
+        sys.stderr.write(f"qualibot serve: cannot open {display_url(settings.database_url)}: {exc}\n")
+        return 1
+    shown = f"[{args.host}]" if ":" in args.host else args.host
+    if args.host in ("0.0.0.0", "::"):
+        shown = "127.0.0.1"
+    sys.stdout.write(f"Qualibot is starting on http://{shown}:{args.port}\n")
+    sys.stdout.write(f"The demo page: http://{shown}:{args.port}/demo\n")
+    sys.stdout.flush()
+    metrics_dir = None
+    if args.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        metrics_dir = tempfile.mkdtemp(prefix="qualibot-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    try:
+        uvicorn.run(
+            "qualibot.web:web_app",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            proxy_headers=False,  # X-Forwarded-For is read by the app, from QUALIBOT_TRUSTED_PROXIES only
+            server_header=False,
+            access_log=args.access_log,
+            log_level=settings.log_level.lower(),
+            timeout_graceful_shutdown=10,
+        )
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+    return 0
+
+
+async def _check_database(settings: Any) -> None:
+    from storage.db import check_schema, ensure_data_dir, make_engine
+
+    ensure_data_dir(settings.database_url)
+    engine = make_engine(settings.database_url)
+    try:
+        await asyncio.wait_for(check_schema(engine), 10)
+    finally:
+        await engine.dispose()
