@@ -102,12 +102,8 @@ class Widget:
 
     def flows(self, locale: str) -> list[tuple[str, str]]:
         """(id, title) of every flow that speaks ``locale``."""
-        found = []
-        for flow_id in self.catalog.flow_ids():
-            spec = self.catalog.current(flow_id).spec
-            if locale in spec.locales:
-                found.append((flow_id, spec.title.get(locale) or flow_id))
-        return found
+        specs = [entry.spec for entry in self.catalog.flows()]
+        return [(spec.id, spec.title.get(locale) or spec.id) for spec in specs if locale in spec.locales]
 
     def demo(self, request: Request, flow: str, locale: str) -> Response:
         flows = self.flows(locale)

@@ -69,6 +69,10 @@ class FlowCatalog:
     def version(self, flow_id: str, version: int) -> FlowEntry | None:
         return self._versions.get((flow_id, version))
 
+    def flows(self) -> tuple[FlowEntry, ...]:
+        """The current version of every flow, by id (what the demo page offers)."""
+        return tuple(self._current[flow_id] for flow_id in sorted(self._current))
+
     def is_recorded(self, entry: FlowEntry) -> bool:
         return entry.key in self._recorded
 
