@@ -63,6 +63,11 @@ class Chat:
             self.metrics.rate_limited.labels(what).inc()
             raise RateLimited(what, retry_after(wait))
 
+    async def admit(self, authorization: str | None, conversation_id: UUID) -> None:
+        """A request that changes a conversation: its token, then its rate limit."""
+        await self.tokens.check(authorization, conversation_id)
+        self.limit(self.conversation_limit, conversation_id, "messages in this conversation")
+
 
 def chat(request: Request) -> Chat:
     state: Chat = request.app.state.chat
@@ -378,8 +383,7 @@ async def message(
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     key = idempotency(idempotency_key, str(conversation_id))
-    await state.tokens.check(authorization, conversation_id)
-    state.limit(state.conversation_limit, conversation_id, "messages in this conversation")
+    await state.admit(authorization, conversation_id)
     if body.text is not None:
         if len(body.text) > state.max_message_chars:
             raise ApiError(
@@ -445,8 +449,7 @@ async def event(
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     key = idempotency(idempotency_key, str(conversation_id))
-    await state.tokens.check(authorization, conversation_id)
-    state.limit(state.conversation_limit, conversation_id, "messages in this conversation")
+    await state.admit(authorization, conversation_id)
     data = {k: v for k, v in {"path": page_path(body.url), "url": body.url, "title": body.title}.items() if v}
     result = await state.service.handle_message(
         conversation_id, Inbound(kind="event", name=body.name, data=data), idempotency_key=key
@@ -465,8 +468,7 @@ async def event(
 async def handover_telegram(
     conversation_id: ConversationId, state: ChatDep, authorization: Authorization = None
 ) -> Response:
-    await state.tokens.check(authorization, conversation_id)
-    state.limit(state.conversation_limit, conversation_id, "messages in this conversation")
+    await state.admit(authorization, conversation_id)
     if not state.telegram_bot_username:
         raise ApiError(404, "telegram_not_configured", "this server has no Telegram bot")
     continuation = await state.service.issue_continuation(conversation_id)
