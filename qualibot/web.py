@@ -13,7 +13,7 @@ from flows.service import SystemClock
 from qualibot.logging import configure_logging
 from qualibot.settings import Settings
 from qualibot.wiring import open_app
-from storage.db import check_schema
+from storage.db import check_schema, database_errors
 from storage.tokens import SqlTokenStore
 
 
@@ -23,7 +23,8 @@ async def open_web(settings: Settings) -> AsyncIterator[WebServices]:
     async with open_app(settings) as app:
 
         async def ready() -> None:
-            await check_schema(app.engine)
+            with database_errors(app.engine.url):
+                await check_schema(app.engine)
 
         yield WebServices(
             conversations=app.service,

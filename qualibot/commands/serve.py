@@ -1,8 +1,9 @@
 """`qualibot serve`: the web API, the widget and its demo page, on uvicorn.
 
-The database must be migrated (`qualibot migrate`); the server refuses to start otherwise, in one
-line. With ``--workers N`` uvicorn runs N processes on the same port; their Prometheus metrics are
-added up through a shared directory, so ``/metrics`` shows the whole server.
+The database must answer and be migrated (`qualibot migrate`); the server refuses to start
+otherwise, in one line. With ``--workers N`` uvicorn runs N processes on the same port; their
+Prometheus metrics are added up through a shared directory, so ``/metrics`` shows the whole
+server.
 """
 
 from __future__ import annotations
@@ -44,22 +45,13 @@ def _workers(value: str) -> int:
 
 def run(args: argparse.Namespace) -> int:
     import uvicorn
-    from sqlalchemy.exc import SQLAlchemyError
 
     from qualibot.logging import configure_logging
     from qualibot.settings import Settings
-    from storage.db import SchemaNotMigrated, display_url
 
     settings = Settings()
     configure_logging(settings)
-    try:
-        asyncio.run(_check_database(settings))
-    except SchemaNotMigrated as exc:
-        sys.stderr.write(f"qualibot serve: {exc}\n")
-        return 1
-    except (SQLAlchemyError, OSError) as exc:
-        sys.stderr.write(f"qualibot serve: cannot open {display_url(settings.database_url)}: {exc}\n")
-        return 1
+    asyncio.run(_check_database(settings.database_url))  # a problem is one line (qualibot.errors)
     shown = f"[{args.host}]" if ":" in args.host else args.host
     if args.host in ("0.0.0.0", "::"):
         shown = "127.0.0.1"
@@ -89,12 +81,14 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _check_database(settings: Any) -> None:
-    from storage.db import check_schema, ensure_data_dir, make_engine
+async def _check_database(url: str) -> None:
+    """Refuse, before uvicorn starts, a database that does not answer, is not migrated or cannot
+    be written (``storage.errors.DatabaseProblem``)."""
+    from storage.db import check_database, ensure_data_dir, make_engine
 
-    ensure_data_dir(settings.database_url)
-    engine = make_engine(settings.database_url)
+    ensure_data_dir(url)
+    engine = make_engine(url)
     try:
-        await asyncio.wait_for(check_schema(engine), 10)
+        await check_database(engine)
     finally:
         await engine.dispose()
