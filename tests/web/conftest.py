@@ -34,7 +34,9 @@ WAIT_MS = 10_000
 NONCE = "c2l0ZS1ub25jZQ"
 
 
-@pytest.fixture(scope="session")
+# Module-scoped: Playwright's sync API keeps an event loop running in this thread while it is
+# open, and tests elsewhere start loops of their own.
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
     if not CHROMIUM.exists():
         reason = "no /usr/bin/chromium (apt-get install -y chromium)"
@@ -45,7 +47,7 @@ def playwright() -> Iterator[Playwright]:
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, timeout=30_000)
     try:
