@@ -88,6 +88,8 @@ IdempotencyKey = Annotated[
             "A random value (8-128 characters of `A-Z a-z 0-9 _ . : -`) the client makes up per "
             "answer and sends again when it retries: the retry returns the first result."
         ),
+        # documented here, checked by idempotency() with its own error code
+        json_schema_extra={"pattern": IDEMPOTENCY_KEY.pattern},
     ),
 ]
 

@@ -29,9 +29,11 @@ def fuzz(operation: Any, conversation: dict[str, Any]) -> set[int]:
     @given(case=operation.as_strategy(), real=st.booleans())
     @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None)
     def check(case: Any, real: bool) -> None:
-        if real and "conversation_id" in (case.path_parameters or {}) and case.headers is not None:
+        if real and "conversation_id" in (case.path_parameters or {}):
             case.path_parameters["conversation_id"] = conversation["conversation_id"]
-            case.headers["Authorization"] = f"Bearer {conversation['token']}"
+            headers = dict(case.headers or {})
+            headers["Authorization"] = f"Bearer {conversation['token']}"
+            case.headers = headers
         seen.add(case.call_and_validate(excluded_checks=EXCLUDED).status_code)
 
     check()
