@@ -77,9 +77,7 @@ async def test_a_whole_conversation_in_russian(api: httpx.AsyncClient, bant: Flo
         assert not keys_of(body) & SECRET_WORDS, "the visitor must never see score, tier or stage"
 
 
-async def test_resume_shows_the_transcript_and_the_waiting_question(
-    api: httpx.AsyncClient, bant: FlowSpec
-) -> None:
+async def test_resume_shows_the_transcript_and_the_waiting_question(api: httpx.AsyncClient) -> None:
     started = await start(api)
     cid = started["conversation_id"]
     tap = next(b for b in started["replies"][-1]["buttons"] if not b["id"].startswith("cmd:"))
