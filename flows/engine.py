@@ -42,9 +42,8 @@ worked out when the flow was loaded. :func:`next_question`, :func:`knockout_of` 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from flows.commands import Command, command_of, correction_of
 from flows.compiled import CompiledFlow, CompiledQuestion
@@ -202,8 +201,7 @@ def _closing_reply(flow: CompiledFlow, state: ConversationState) -> Reply:
 # --------------------------------------------------------------------------- understanding answers
 
 
-@dataclass(frozen=True, slots=True)
-class Heard:
+class Heard(NamedTuple):
     """What the engine made of one answer: its value, or why not.
 
     ``echo`` is the line that repeats a typed amount, number or timeline back ("Записал: около

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Final
+from types import MappingProxyType
+from typing import Any, Final, NamedTuple
 
 from flows.extract.choices import ChoiceOption, read_choice
 from flows.extract.contacts import email_flags, parse_email, parse_phone
@@ -33,8 +33,7 @@ MAX_VALUE_CHARS: Final = 200
 _MAX_SAFE_INTEGER: Final = 2**53
 
 
-@dataclass(frozen=True, slots=True)
-class Reading:
+class Reading(NamedTuple):
     """What one typed answer says.
 
     ``value`` is the answer's value in JSON form (None when not understood); ``facts`` are the
@@ -46,7 +45,7 @@ class Reading:
 
     understood: bool
     value: Any = None
-    facts: Mapping[str, Any] = field(default_factory=dict)
+    facts: Mapping[str, Any] = MappingProxyType({})
     certain: bool = True
     approximate: bool = False
     clarify: tuple[str, ...] = ()
@@ -69,8 +68,7 @@ def _finite(value: float | None) -> bool:
 Context = Sequence[ChoiceOption]
 
 
-@dataclass(frozen=True, slots=True)
-class _Asked:
+class _Asked(NamedTuple):
     """One answer to read, with everything a reader of some kind may need."""
 
     text: str
@@ -133,6 +131,8 @@ def _phone(asked: _Asked) -> Reading:
 
 def _name(asked: _Asked) -> Reading:
     name = parse_name(asked.text[:MAX_VALUE_CHARS])
+    if not asked.detail:
+        return Reading(name is not None, name)
     facts = {
         "value": name,
         "lowercase": is_lowercase_name(name) if name else False,
@@ -143,14 +143,14 @@ def _name(asked: _Asked) -> Reading:
 
 def _company(asked: _Asked) -> Reading:
     company = asked.text[:MAX_VALUE_CHARS].strip()
-    return Reading(
-        bool(company), company or None, {"value": company or None, "gibberish": looks_gibberish(asked.text)}
-    )
+    facts = {"value": company or None, "gibberish": looks_gibberish(asked.text)} if asked.detail else {}
+    return Reading(bool(company), company or None, facts)
 
 
 def _text(asked: _Asked) -> Reading:
     text = asked.text
-    return Reading(bool(text), text or None, {"value": text or None, "gibberish": looks_gibberish(text)})
+    facts = {"value": text or None, "gibberish": looks_gibberish(text)} if asked.detail else {}
+    return Reading(bool(text), text or None, facts)
 
 
 def _choice(multi: bool) -> _Reader:

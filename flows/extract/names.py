@@ -18,6 +18,9 @@ _INTRO_RE: Final = re.compile(
     re.IGNORECASE,
 )
 _CALLED_RE: Final = re.compile(r"^(?:меня|а меня)\s+(.+?)\s+зовут$", re.IGNORECASE)  # "меня Петя зовут"
+_INTRO_STARTS: Final = frozenset(
+    word_table("меня зовут мое моё зовите обращайтесь я а это my name i i'm im this it's its call")
+)
 _TRAILING: Final = " .,!;:-—–"
 _NOT_A_NAME_RE: Final = re.compile(r"@|https?:|www\.|\.(?:com|ru|org|net|io)\b|\d", re.IGNORECASE)
 _REFUSALS: Final = frozenset(
@@ -38,13 +41,19 @@ def parse_name(text: str) -> str | None:
     Not a name: no letters (".", "123"), digits, an e-mail address or a link, a refusal or a
     negation ("не скажу", "не знаю", "no"), keyboard mash, or more than ``MAX_NAME_WORDS`` words.
     """
-    text = text.strip().strip(_TRAILING)
-    called = _CALLED_RE.match(text)
-    name = called.group(1) if called else _INTRO_RE.sub("", text).strip(_TRAILING)
-    head, comma, rest = name.partition(",")
-    if comma and rest.strip()[:1].islower():
-        name = head.strip(_TRAILING)
-    if len(_LETTER_RE.findall(name)) < _MIN_LETTERS or _NOT_A_NAME_RE.search(name):
+    name = text.strip().strip(_TRAILING)
+    first = name.split(" ", 1)[0].casefold()
+    if first in _INTRO_STARTS:
+        called = _CALLED_RE.match(name)
+        name = called.group(1) if called else _INTRO_RE.sub("", name).strip(_TRAILING)
+    if "," in name:
+        head, _, rest = name.partition(",")
+        if rest.strip()[:1].islower():
+            name = head.strip(_TRAILING)
+    if not name.replace(" ", "").replace("-", "").isalpha():
+        if len(_LETTER_RE.findall(name)) < _MIN_LETTERS or _NOT_A_NAME_RE.search(name):
+            return None
+    elif len(name) < _MIN_LETTERS:
         return None
     folded = fold(name)
     if folded in _REFUSALS or folded.startswith(_NOT) or len(name.split()) > MAX_NAME_WORDS:
