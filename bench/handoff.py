@@ -34,11 +34,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import asyncpg
 import httpx
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, func, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -135,7 +135,7 @@ class Figures:
 
 
 async def _delivered(engine: AsyncEngine) -> int:
-    table = WebhookDelivery.__table__
+    table = cast(Table, WebhookDelivery.__table__)
     async with engine.connect() as conn:
         found = await conn.execute(
             select(func.count()).select_from(table).where(table.c.status == "delivered")
@@ -278,7 +278,7 @@ async def outage(
     events = await seed_events(engine, count, at=start, step=timedelta(minutes=10) / max(count, 1))
     outbox = SqlOutbox(engine)
     # The fan-out happened when the events were raised; their tries all failed.
-    table = OutboxEvent.__table__
+    table = cast(Table, OutboxEvent.__table__)
     async with engine.connect() as conn:
         pending = await conn.execute(
             select(func.count()).select_from(table).where(table.c.status == "pending")
@@ -288,7 +288,7 @@ async def outage(
         await outbox.claim("bench", datetime.now(UTC), timedelta(seconds=1), 0, fan_out_limit=5000)
         left -= 5000
     await outbox.aclose()
-    deliveries = WebhookDelivery.__table__
+    deliveries = cast(Table, WebhookDelivery.__table__)
     async with writer(engine).begin() as conn:
         await conn.execute(
             update(deliveries)

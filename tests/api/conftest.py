@@ -27,11 +27,11 @@ def settings_for(database_url: str, **api: Any) -> Settings:
     """Settings for a test app: the web adapter's from ``api`` (never from the environment)."""
     values: dict[str, Any] = {"allowed_origins": ["https://shop.example"]} | api
     return Settings(
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
         database_url=database_url,
         log_level="WARNING",
-        api=ApiSettings(_env_file=None, **values),  # type: ignore[call-arg]
-        telegram=TelegramSettings(_env_file=None, bot_username=BOT),  # type: ignore[call-arg]
+        api=ApiSettings(_env_file=None, **values),
+        telegram=TelegramSettings(_env_file=None, bot_username=BOT),
     )
 
 

@@ -157,7 +157,10 @@ async def test_a_malformed_idempotency_key_is_422(edge: httpx.AsyncClient) -> No
         reply = await edge.post(
             f"/v1/conversations/{conversation['conversation_id']}/messages",
             json={"text": "да"},
-            headers=[("Authorization", f"Bearer {conversation['token']}".encode()), ("Idempotency-Key", key)],
+            headers=[
+                (b"Authorization", f"Bearer {conversation['token']}".encode()),
+                (b"Idempotency-Key", key),
+            ],
         )
         assert reply.status_code == 422, key
         assert reply.json()["error"] == "invalid_idempotency_key"

@@ -12,6 +12,7 @@ import httpx
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from schemathesis.core.result import Err
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from tests.server import serve
@@ -48,6 +49,8 @@ def test_the_api_keeps_to_its_schema(tmp_path: Path) -> None:
         schema = schemathesis.openapi.from_url(f"{server.url}/openapi.json")
         statuses = {}
         for result in schema.get_all_operations():
+            if isinstance(result, Err):
+                raise result.err()
             operation = result.ok()
             statuses[operation.label] = fuzz(operation, conversation)
         answered = statuses["POST /v1/conversations/{conversation_id}/messages"]

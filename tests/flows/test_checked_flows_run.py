@@ -77,7 +77,7 @@ def _parent(data: Any, path: tuple[Any, ...]) -> Any:
 def edited(draw: st.DrawFn) -> dict[str, Any]:
     """The mini flow with a few random edits: a value replaced, a key or item removed, an item
     doubled."""
-    data = copy.deepcopy(MINI)
+    data: dict[str, Any] = copy.deepcopy(MINI)
     for _ in range(draw(st.integers(min_value=1, max_value=3))):
         paths = [p for p in _paths(data) if p]
         path = draw(st.sampled_from(paths))

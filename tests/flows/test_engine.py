@@ -634,12 +634,13 @@ def test_events_before_completion_only_update_facts(mini: CompiledFlow, open_cha
 def test_events_with_odd_data_are_ignored_or_cleaned(mini: CompiledFlow, open_chat: OpenChat) -> None:
     chat = open_chat(mini)
     facts = chat.state.facts
-    for name, data in [
+    odd: list[tuple[str, dict[str, Any]]] = [
         ("Page View", {"x": 1}),
         ("", {}),
         ("x" * 500, {}),
         ("page_view", {"path": ["not", "text"]}),
-    ]:
+    ]
+    for name, data in odd:
         chat.send(Inbound(kind="event", name=name, data=data))
     assert chat.state.facts == {**facts, "pages_seen": 1}
     chat.send(

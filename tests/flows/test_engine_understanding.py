@@ -4,11 +4,11 @@ matches before a knock-out or a hand-raise, currencies the flow cannot convert, 
 from __future__ import annotations
 
 import pytest
-from conftest import Chat, fixture_flow
 
 from flows.compiled import CompiledFlow
 from flows.events import AnswerNotUnderstood
 from flows.model import Inbound, Stage
+from tests.flows.conftest import Chat, fixture_flow
 
 FLOW = fixture_flow("understanding")
 
@@ -197,7 +197,7 @@ def test_two_close_options_get_a_clarifying_question_with_those_two_buttons() ->
     assert chat.reply.question_id == "role"
     chat.tap("head")
     assert chat.state.answers["role"].value == ["head"]
-    assert chat.state.clarify == ()
+    assert not chat.state.clarify
 
 
 def test_first_or_second_after_a_clarifying_question_means_one_of_its_two_buttons() -> None:

@@ -33,7 +33,7 @@ def assert_consistent(result: Score) -> None:
     assert 0 <= result.total <= 100
 
 
-STRONG = {
+STRONG: dict[str, Any] = {
     "budget": ("2 млн", money(2_000_000)),
     "role": ("я директор", ["owner"]),
     "need": ("Заявки, Скорость", ["leads", "speed"]),
@@ -203,7 +203,11 @@ def test_stage_nurture_mql_sql(mini: CompiledFlow) -> None:
 
 
 def test_a_hand_raise_makes_an_mql_an_sql(mini: CompiledFlow) -> None:
-    base = {"budget": ("2 млн", money(2_000_000)), "role": ("x", ["manager"]), "need": ("x", ["speed"])}
+    base: dict[str, Any] = {
+        "budget": ("2 млн", money(2_000_000)),
+        "role": ("x", ["manager"]),
+        "need": ("x", ["speed"]),
+    }
     raised = score(mini, state(mini, **base, demo=("да", True)))
     assert (raised.total, raised.stage) == (47, Stage.SQL), "42 fit + 5 for the hand-raise signal"
     band_raise = score(mini, state(mini, **base, timing=("завтра", 1)))
@@ -220,7 +224,11 @@ def test_a_knockout_disqualifies_without_a_tier(mini: CompiledFlow) -> None:
 
 
 def test_n_of_m_mode(puzzle: CompiledFlow) -> None:
-    two = {"pain": ("очень", ["lots"]), "process": ("x", ["crm", "scripts"]), "money": ("50k", money(50_000))}
+    two: dict[str, Any] = {
+        "pain": ("очень", ["lots"]),
+        "process": ("x", ["crm", "scripts"]),
+        "money": ("50k", money(50_000)),
+    }
     result = score(puzzle, state(puzzle, **two))
     assert result.confirmed == ("pain", "process")
     assert (result.total, result.stage) == (55, Stage.MQL)
@@ -241,7 +249,10 @@ def test_confirm_at_sets_the_threshold(puzzle: CompiledFlow) -> None:
 
 
 def test_tiers_take_the_first_matching_rule(puzzle: CompiledFlow) -> None:
-    full = {"process": ("x", ["crm", "scripts", "team"]), "money": ("1 млн", money(1_000_000))}
+    full: dict[str, Any] = {
+        "process": ("x", ["crm", "scripts", "team"]),
+        "money": ("1 млн", money(1_000_000)),
+    }
     lots = score(puzzle, state(puzzle, pain=("очень", ["lots"]), **full))
     assert (lots.total, lots.tier) == (75, "A")
     some = score(puzzle, state(puzzle, pain=("немного", ["some"]), pain_cost=("да", True), **full))

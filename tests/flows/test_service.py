@@ -6,6 +6,7 @@ import asyncio
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -32,7 +33,7 @@ class World:
 
 
 def service_over(
-    store: MemoryStore, flows: FakeFlowVersionStore, catalog: FlowCatalog, **kw: int
+    store: MemoryStore, flows: FakeFlowVersionStore, catalog: FlowCatalog, **kw: Any
 ) -> ConversationService:
     return ConversationService(store, flows, catalog, FakeClock(), leads=store, **kw)
 

@@ -5,16 +5,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from flows.compiled import CompiledFlow
 from flows.engine import step
 from flows.model import Inbound
-from flows.spec import FlowSpec
 from tests.flows.conftest import NOW, Chat
 
 OpenChat = Callable[..., Chat]
 
 
 def test_every_change_is_one_version_and_a_new_question_records_when_it_was_put(
-    mini: FlowSpec, open_chat: OpenChat
+    mini: CompiledFlow, open_chat: OpenChat
 ) -> None:
     chat = open_chat(mini)
     assert (chat.state.version, chat.state.asked_at, chat.state.state) == (1, 1, "budget")
@@ -26,7 +26,7 @@ def test_every_change_is_one_version_and_a_new_question_records_when_it_was_put(
     assert (chat.state.version, chat.state.asked_at) == (4, 3)
 
 
-def test_showing_the_question_again_changes_nothing(mini: FlowSpec, open_chat: OpenChat) -> None:
+def test_showing_the_question_again_changes_nothing(mini: CompiledFlow, open_chat: OpenChat) -> None:
     chat = open_chat(mini)
     before = chat.state
     turn = step(before, Inbound(kind="start"), mini, NOW)
@@ -34,7 +34,7 @@ def test_showing_the_question_again_changes_nothing(mini: FlowSpec, open_chat: O
     assert turn.replies[-1].question_id == "budget"
 
 
-def test_a_tap_for_another_question_is_stale(mini: FlowSpec, open_chat: OpenChat) -> None:
+def test_a_tap_for_another_question_is_stale(mini: CompiledFlow, open_chat: OpenChat) -> None:
     chat = open_chat(mini)
     answered = chat.send(Inbound.tap("band:1", question_id="budget", version=1))
     assert not answered.stale
@@ -49,7 +49,7 @@ def test_a_tap_for_another_question_is_stale(mini: FlowSpec, open_chat: OpenChat
 
 
 def test_a_typed_answer_or_a_command_for_an_old_question_is_stale(
-    mini: FlowSpec, open_chat: OpenChat
+    mini: CompiledFlow, open_chat: OpenChat
 ) -> None:
     chat = open_chat(mini)
     chat.tap("band:1")
@@ -60,7 +60,7 @@ def test_a_typed_answer_or_a_command_for_an_old_question_is_stale(
 
 
 def test_an_answer_made_before_the_question_was_put_again_is_stale(
-    mini: FlowSpec, open_chat: OpenChat
+    mini: CompiledFlow, open_chat: OpenChat
 ) -> None:
     chat = open_chat(mini)
     first = chat.state.version
@@ -77,7 +77,7 @@ def test_an_answer_made_before_the_question_was_put_again_is_stale(
     assert fresh.state.state == "role"
 
 
-def test_a_button_from_before_a_miss_still_answers(mini: FlowSpec, open_chat: OpenChat) -> None:
+def test_a_button_from_before_a_miss_still_answers(mini: CompiledFlow, open_chat: OpenChat) -> None:
     chat = open_chat(mini)
     shown = chat.state.version
     chat.say("что-то непонятное")
@@ -87,7 +87,7 @@ def test_a_button_from_before_a_miss_still_answers(mini: FlowSpec, open_chat: Op
 
 
 def test_after_the_end_an_answer_to_a_question_is_stale_and_the_closing_is_shown(
-    mini: FlowSpec, open_chat: OpenChat
+    mini: CompiledFlow, open_chat: OpenChat
 ) -> None:
     chat = open_chat(mini)
     chat.tap("band:0")  # no budget: knocked out
@@ -98,7 +98,7 @@ def test_after_the_end_an_answer_to_a_question_is_stale_and_the_closing_is_shown
     assert turn.replies[-1].text == "Увы, без бюджета никак."
 
 
-def test_replies_carry_a_placeholder_for_the_input(mini: FlowSpec, open_chat: OpenChat) -> None:
+def test_replies_carry_a_placeholder_for_the_input(mini: CompiledFlow, open_chat: OpenChat) -> None:
     chat = open_chat(mini)
     assert chat.reply.input == "money"
     assert chat.reply.placeholder == "Например, 500 тысяч"

@@ -22,7 +22,7 @@ from storage.endpoints import SqlEndpoints
 from storage.outbox import SqlOutbox
 from tests.handoff.receiver import Receiver, Script
 
-FAST = {
+FAST: dict[str, Any] = {
     "allow_private_webhooks": True,
     "retry_schedule": (0.0, 0.2, 0.2, 0.2),
     "webhook_timeout": 1.0,

@@ -133,8 +133,8 @@ class Receiver:
                 reason = _REASONS.get(action.status, "Status")
                 extra = "".join(f"{k}: {v}\r\n" for k, v in action.headers.items())
                 length = len(action.body)
-                head = f"HTTP/1.1 {action.status} {reason}\r\nContent-Length: {length}\r\n{extra}\r\n"
-                writer.write(head.encode() + action.body)
+                response = f"HTTP/1.1 {action.status} {reason}\r\nContent-Length: {length}\r\n{extra}\r\n"
+                writer.write(response.encode() + action.body)
                 await writer.drain()
                 received.answered_at = time.time()
         except ConnectionError:

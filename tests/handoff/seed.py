@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert
+from sqlalchemy import Table, insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.db import writer
@@ -93,10 +93,10 @@ async def seed_events(
     ``at`` (default now) and ``step`` apart. Returns the event ids in order."""
     start = at or datetime.now(UTC)
     lead_ids = lead_ids or [uuid.uuid4() for _ in range(count)]
-    flow = FlowVersion.__table__
-    lead_table = Lead.__table__
-    conversations = Conversation.__table__
-    outbox = OutboxEvent.__table__
+    flow = cast(Table, FlowVersion.__table__)
+    lead_table = cast(Table, Lead.__table__)
+    conversations = cast(Table, Conversation.__table__)
+    outbox = cast(Table, OutboxEvent.__table__)
     known_leads = set()
     lead_rows, conversation_rows, event_rows = [], [], []
     event_ids = []

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from flows.errors import LeadNotFound
@@ -91,7 +92,7 @@ async def test_a_report_on_a_merged_lead_reaches_the_lead_it_became(
     old, survivor = uuid.uuid4(), uuid.uuid4()
     await seed_events(engine, 1, lead_ids=[old])
     await seed_events(engine, 1, lead_ids=[survivor])
-    table = Lead.__table__
+    table = cast(Table, Lead.__table__)
     async with engine.begin() as conn:
         await conn.execute(update(table).where(table.c.id == old).values(merged_into=survivor))
     result = await outcomes.report(old, "sal")

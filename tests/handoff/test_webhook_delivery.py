@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from typing import cast
 
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
@@ -148,11 +149,11 @@ async def test_rotation_keeps_both_secrets_signing_for_the_grace_period(
 async def test_a_huge_lead_is_trimmed_under_20_kb_and_says_so(handoff: Handoff, receiver: Receiver) -> None:
     endpoint = await handoff.admin.create(receiver.url, ["lead.sql"])
     [event_id] = await seed_events(handoff.engine, 1)
-    from sqlalchemy import update
+    from sqlalchemy import Table, update
 
     from storage.tables import OutboxEvent
 
-    table = OutboxEvent.__table__
+    table = cast(Table, OutboxEvent.__table__)
     async with handoff.engine.begin() as conn:
         row = (await conn.execute(table.select().where(table.c.id == event_id))).one()
         payload = dict(row.payload)

@@ -12,9 +12,9 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import update
+from sqlalchemy import Table, update
 
 from storage.tables import WebhookEndpoint
 from tests.handoff.conftest import Handoff, eventually, fast_settings
@@ -158,7 +158,7 @@ async def test_an_endpoint_failing_for_the_configured_time_is_disabled(
     receiver = await receiver_factory(lambda _r: Respond(500))
     endpoint = await handoff.admin.create(receiver.url, ["lead.sql"])
     # It has been failing for five days already.
-    table = WebhookEndpoint.__table__
+    table = cast(Table, WebhookEndpoint.__table__)
     async with handoff.engine.begin() as conn:
         await conn.execute(
             update(table)

@@ -113,7 +113,7 @@ async def test_two_workers_on_postgresql_never_send_a_delivery_twice(
     assert len(ids) == count
     assert set(ids.values()) == {1}
     async with handoff.engine.connect() as conn:
-        by_worker = dict(
+        by_worker: dict[str, int] = dict(
             (
                 await conn.execute(
                     select(WebhookAttempt.__table__.c.worker, func.count()).group_by(

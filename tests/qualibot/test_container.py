@@ -218,7 +218,7 @@ def test_an_installed_wheel_works_without_the_source_tree(tmp_path: Path) -> Non
 def setting_names() -> dict[str, str]:
     """Every environment variable a setting is read from -> the field, also in the adapters'
     settings composed into ``Settings`` (each with its own prefix)."""
-    names = {}
+    names: dict[str, str] = {}
     for name, field in Settings.model_fields.items():
         nested = field.annotation
         if isinstance(nested, type) and issubclass(nested, BaseSettings):
@@ -238,7 +238,7 @@ def test_compose_sets_only_real_settings(monkeypatch: pytest.MonkeyPatch) -> Non
     assert env["QUALIBOT_DATABASE_URL"] == expected + db["POSTGRES_DB"]
     for name, value in env.items():
         monkeypatch.setenv(name, str(value))
-    Settings(_env_file=None)  # type: ignore[call-arg]
+    Settings(_env_file=None)
 
 
 def test_compose_serves_the_web_app() -> None:

@@ -36,7 +36,7 @@ DATABASE_COMMANDS = [["migrate"], ["chat", "--flow", "bant"]]
 def qualibot(
     *args: str, env: dict[str, str] | None = None, stdin: str = "", **kwargs: object
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
+    result: subprocess.CompletedProcess[str] = subprocess.run(
         [sys.executable, "-m", "qualibot.cli", *args],
         input=stdin,
         capture_output=True,
@@ -46,6 +46,7 @@ def qualibot(
         check=False,
         **kwargs,  # type: ignore[call-overload]
     )
+    return result
 
 
 def one_line_failure(result: subprocess.CompletedProcess[str], status: int = 1) -> str:

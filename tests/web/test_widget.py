@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Request, Route, expect
+from playwright.sync_api import Browser, BrowserContext, Dialog, Page, Request, Route, expect
 
 from flows.spec import FlowSpec
 from tests.web.conftest import AXE, BOT, Chat, Site, database_rows, screenshot
@@ -336,7 +336,12 @@ def test_continue_in_telegram(page: Page, site: Site) -> None:
 
 def test_hostile_text_is_shown_as_text(page: Page, site: Site) -> None:
     dialogs: list[str] = []
-    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+
+    def dismiss(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", dismiss)
     chat = demo(page, site)
     chat.open()
     for text in XSS:
