@@ -40,7 +40,7 @@ bench: install
 
 # The web server over real HTTP, driven by wrk (installed from apt when missing).
 bench-web: install
-	@command -v wrk >/dev/null 2>&1 || apt-get install -y wrk
+	@command -v wrk >/dev/null 2>&1 || apt-get install -y wrk || { apt-get update && apt-get install -y wrk; }
 	$(BIN)/python -m bench.web
 
 migrate: install
