@@ -172,10 +172,17 @@ class Question(_Model):
     ask_if: Condition | None = None
     knockout: str | None = None
     reason: Localized | None = None
+    budget: bool | None = None
 
     @property
     def is_contact(self) -> bool:
         return self.kind in CONTACT_KINDS
+
+    @property
+    def is_budget(self) -> bool:
+        """A money question asks for the lead's budget unless it says ``budget: false`` (a cost,
+        a loss: an amount the lead will not spend)."""
+        return self.kind is QuestionKind.MONEY and self.budget is not False
 
     @cached_property
     def option_ids(self) -> frozenset[str]:
@@ -269,9 +276,14 @@ Outcome = Literal["disqualified", "nurture", "mql", "sql"]
 
 
 class Closing(_Model):
+    """The last message for an outcome. ``promises_call``: the text says someone will call, so
+    it may only be shown to a lead who gave a phone (the loader wants a phone question in the
+    flow; ``qualibot flows simulate`` reports every path that shows it without a phone)."""
+
     stage: Outcome
     tier: str | None = None
     text: Localized
+    promises_call: bool = False
 
 
 class FlowSpec(_Model):
@@ -510,6 +522,8 @@ def check_semantics(spec: FlowSpec) -> Iterator[tuple[Path_, str]]:
             )
         if q.knockout is not None and q.knockout not in reasons:
             yield (*qp, "knockout"), f"no knock-out with reason {q.knockout!r} under knockouts:"
+        if q.budget is not None and q.kind is not QuestionKind.MONEY:
+            yield (*qp, "budget"), f"only a money question asks for a budget; this one is {q.kind.value}"
         yield from _check_options(spec, q, qp, reasons)
         yield from _check_bands(q, qp, reasons, locs)
         if q.ask_if is not None:
@@ -535,8 +549,14 @@ def check_semantics(spec: FlowSpec) -> Iterator[tuple[Path_, str]]:
 
     yield from _check_scoring(spec)
 
+    asks_phone = any(q.kind is QuestionKind.PHONE for q in spec.questions)
     for i, c in enumerate(spec.closings):
         yield from _localized_problems(c.text, ("closings", i, "text"), locs)
+        if c.promises_call and not asks_phone:
+            yield (
+                ("closings", i, "promises_call"),
+                "the flow asks no phone, so nobody who sees this closing can be called",
+            )
     for stage in ("disqualified", "nurture", "mql", "sql"):
         if not any(c.stage == stage and c.tier is None for c in spec.closings):
             yield ("closings",), f"no closing for stage {stage!r} without a tier (the fallback)"

@@ -387,3 +387,41 @@ def test_typed_phrases_that_cannot_choose_their_option_are_named(
     assert problem.line == line_of(text, fragment)
     assert problem.field.startswith("questions[")
     assert message in problem.message
+
+
+# ----------------------------------------------------------------------------- promises and budgets
+
+
+def test_a_closing_may_promise_a_call_when_the_flow_asks_a_phone() -> None:
+    text = edit(
+        '  - {stage: sql, text: {ru: "Менеджер позвонит."',
+        '  - {stage: sql, promises_call: true, text: {ru: "Менеджер позвонит."',
+    )
+    spec = parse_flow(text, "mini.yaml")
+    assert [c.promises_call for c in spec.closings] == [False, False, False, True, False]
+
+
+def test_a_closing_that_promises_a_call_in_a_flow_without_a_phone_is_named() -> None:
+    text = edit(
+        '  - {stage: sql, text: {ru: "Менеджер позвонит."',
+        '  - {stage: sql, promises_call: true, text: {ru: "Менеджер позвонит."',
+    )
+    phone = '  - id: phone\n    kind: phone\n    required: false\n    text: {ru: "Телефон?", en: "Phone?"}\n'
+    assert text.count(phone) == 1
+    without = text.replace(phone, "")
+    found = only(without)
+    assert found.field == "closings[3].promises_call"
+    assert found.message == "the flow asks no phone, so nobody who sees this closing can be called"
+    assert found.line == line_of(without, "promises_call: true")
+
+
+def test_a_money_question_may_say_it_is_not_a_budget() -> None:
+    spec = parse_flow(edit("    kind: money\n", "    kind: money\n    budget: false\n"), "mini.yaml")
+    assert not spec.questions[0].is_budget
+    assert parse_flow(MINI, "mini.yaml").questions[0].is_budget
+
+
+def test_only_a_money_question_can_be_a_budget() -> None:
+    found = only(edit("    kind: phone\n", "    kind: phone\n    budget: true\n"))
+    assert found.field == "questions[10].budget"
+    assert found.message == "only a money question asks for a budget; this one is phone"
