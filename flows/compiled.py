@@ -5,7 +5,7 @@ engine, scoring and the simulator take the result instead of the spec. It holds:
 
 - the flow's ``transitions`` machine (``flows.machine``), one per flow, never one per conversation;
 - every condition as a predicate: each question's ``ask_if``, the flow-level knock-outs, the
-  engagement signals and the tiers;
+  engagement signals, the tiers and the closings;
 - per question: its place, the input it wants, which answers knock out, and what progress
   counts after it (the questions always asked later, and the ``ask_if`` of the others);
 - the scoring plan: each dimension with its questions, and the questions without one;
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from flows.conditions import Predicate, fact_names, predicate
 from flows.machine import FlowMachine, build_machine
 from flows.model import InputHint
-from flows.spec import Dimension, EngagementSignal, FlowSpec, Question, QuestionKind, Tier
+from flows.spec import REACH_KINDS, Dimension, EngagementSignal, FlowSpec, Question, QuestionKind, Tier
 from flows.texts import LocaleTexts, locale_texts
 
 _INPUT: dict[QuestionKind, InputHint] = {
@@ -41,7 +41,9 @@ class CompiledQuestion:
 
     ``option_knockouts`` maps the options that knock out to their reason (in option order);
     ``band_knockouts`` tells whether any band does. ``always_after`` counts the later questions
-    that have no ``ask_if``; ``maybe_after`` holds the ``ask_if`` of the others."""
+    that have no ``ask_if``; ``maybe_after`` holds the ``ask_if`` of the others; ``is_contact``:
+    a name, e-mail, phone or company question (the consent notice comes before the first);
+    ``hidden``: the options understood when typed but never shown as buttons."""
 
     spec: Question
     id: str
@@ -54,6 +56,8 @@ class CompiledQuestion:
     band_knockouts: bool
     always_after: int
     maybe_after: tuple[Predicate, ...]
+    is_contact: bool
+    hidden: frozenset[str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +73,10 @@ class CompiledSignal:
 class CompiledFlow:
     """One flow version, compiled (see the module docstring). ``knockouts`` are the flow-level
     ones, (reason, ``when``) in spec order; ``tiers`` pair each tier with its ``when`` (None
-    without one); ``dimensions`` pair each dimension with its questions, in spec order."""
+    without one); ``dimensions`` pair each dimension with its questions, in spec order;
+    ``closings`` holds each closing's ``when`` (None without one), ``reach`` the e-mail and phone
+    questions (a usable contact is an answer to one of them), ``nurture_if`` the predicate of
+    ``scoring.nurture_if``."""
 
     spec: FlowSpec
     machine: FlowMachine
@@ -81,6 +88,9 @@ class CompiledFlow:
     dimensions: tuple[tuple[Dimension, tuple[CompiledQuestion, ...]], ...]
     undimensioned: tuple[CompiledQuestion, ...]
     locales: Mapping[str, LocaleTexts]
+    closings: tuple[Predicate | None, ...]
+    reach: tuple[str, ...]
+    nurture_if: Predicate | None
 
     @property
     def id(self) -> str:
@@ -112,6 +122,8 @@ def _question(spec: FlowSpec, index: int, asks: Mapping[str, Predicate]) -> Comp
         band_knockouts=any(b.knockout is not None for b in question.bands),
         always_after=sum(1 for q in later if q.ask_if is None),
         maybe_after=tuple(asks[q.id] for q in later if q.ask_if is not None),
+        is_contact=question.is_contact,
+        hidden=frozenset(o.id for o in question.options if o.hidden),
     )
 
 
@@ -134,4 +146,7 @@ def compile_flow(spec: FlowSpec) -> CompiledFlow:
         ),
         undimensioned=tuple(q for q in questions if q.spec.dimension is None),
         locales={locale: locale_texts(spec, locale) for locale in spec.locales},
+        closings=tuple(None if c.when is None else predicate(c.when, spec) for c in spec.closings),
+        reach=tuple(q.id for q in spec.questions if q.kind in REACH_KINDS),
+        nurture_if=None if spec.scoring.nurture_if is None else predicate(spec.scoring.nurture_if, spec),
     )

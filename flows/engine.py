@@ -139,14 +139,19 @@ def knockout_of(
     return None
 
 
-def closing_index(flow: CompiledFlow, stage: str, tier: str | None) -> int | None:
-    """Which of ``spec.closings`` an outcome shows: the first for this stage and tier, else the
-    first for this stage without a tier."""
+def closing_index(
+    flow: CompiledFlow, stage: str, tier: str | None, answers: Mapping[str, Answer], facts: Mapping[str, Any]
+) -> int | None:
+    """Which of ``spec.closings`` an outcome shows: the first for this stage and tier whose
+    ``when`` holds on these answers and facts, else the first for this stage without a tier
+    whose ``when`` holds (the loader makes sure one without a ``when`` is there)."""
     fallback: int | None = None
-    for index, closing in enumerate(flow.spec.closings):
-        if closing.stage == stage and closing.tier == tier:
+    for index, (closing, holds) in enumerate(zip(flow.spec.closings, flow.closings, strict=True)):
+        if closing.stage != stage or (holds is not None and not holds(answers, facts)):
+            continue
+        if closing.tier == tier:
             return index
-        if closing.stage == stage and closing.tier is None and fallback is None:
+        if closing.tier is None and fallback is None:
             fallback = index
     return fallback
 
@@ -186,11 +191,11 @@ def _closing_text(flow: CompiledFlow, state: ConversationState) -> str:
         goodbye = texts.knockouts.get(state.knockout)
         if goodbye is not None:
             return goodbye
-    index = closing_index(flow, state.stage.value, state.tier)
+    index = closing_index(flow, state.stage.value, state.tier, state.answers, state.facts)
     text = texts.closings[index] if index is not None else ""
     if text:
         return text
-    fallback = closing_index(flow, Stage.NURTURE.value, None)
+    fallback = closing_index(flow, Stage.NURTURE.value, None, state.answers, state.facts)
     return texts.closings[fallback] if fallback is not None else ""
 
 
@@ -315,6 +320,8 @@ def _chosen(
             return Heard(raw, list(picked), True)
     reading = read(question.kind.value, cleaned, texts.locale, now, texts.questions[question.id].choices)
     if reading.clarify:
+        if any(i in question.hidden for i in reading.clarify):
+            return _NOT_HEARD  # a hidden option is never offered as a button, not even to clarify
         return Heard(raw, clarify=reading.clarify)
     ids = [o.id for o in question.spec.options if reading.value and o.id in reading.value]
     if not ids or (not reading.certain and any(_strict(question, i) for i in ids)):
@@ -452,8 +459,20 @@ def _move_on(
         clarify=(),
         confirm=confirm,
     )
-    replies.append(_question_reply(flow, moved, flow.question_by_id[target], echoed.echo))
+    question = flow.question_by_id[target]
+    lead = echoed.echo
+    if question.is_contact and not _contact_asked(flow, state.path):
+        consent = flow.texts(state.locale).consent
+        if consent:
+            lead = f"{lead}\n{consent}" if lead else consent
+    replies.append(_question_reply(flow, moved, question, lead))
     return Turn(moved, tuple(replies), tuple(events))
+
+
+def _contact_asked(flow: CompiledFlow, path: tuple[str, ...]) -> bool:
+    """Whether a contact question is on the path already (the consent notice was shown)."""
+    by_id = flow.question_by_id
+    return any(by_id[qid].is_contact for qid in path if qid in by_id)
 
 
 def _record(
@@ -526,6 +545,7 @@ def _restaged(result: Score, stage: Stage) -> Score:
         breakdown=result.breakdown,
         confirmed=result.confirmed,
         knockout=result.knockout,
+        hand_raise=result.hand_raise,
     )
 
 

@@ -340,7 +340,8 @@ class ScoreLine:
 
 @dataclass(frozen=True, slots=True)
 class Score:
-    """An explainable score: ``total == sum(line.points for line in breakdown)``, 0..100."""
+    """An explainable score: ``total == sum(line.points for line in breakdown)``, 0..100;
+    ``hand_raise``: an answer asked for sales contact (a demo, a call, a meeting)."""
 
     total: int
     fit: int
@@ -350,6 +351,7 @@ class Score:
     breakdown: tuple[ScoreLine, ...]
     confirmed: tuple[str, ...] = ()
     knockout: str | None = None
+    hand_raise: bool = False
 
     def to_json(self) -> JSON:
         return {
@@ -360,6 +362,7 @@ class Score:
             "tier": self.tier,
             "confirmed": list(self.confirmed),
             "knockout": self.knockout,
+            "hand_raise": self.hand_raise,
             "breakdown": [line.to_json() for line in self.breakdown],
         }
 

@@ -24,8 +24,13 @@ The rules (the product's promise to sales; every point traces to one breakdown l
    reaches ``scoring.mql`` and, in N-of-M mode (``scoring.confirmed``), at least ``need`` of the
    listed dimensions are confirmed (points >= the dimension's ``confirm_threshold``); ``sql``
    when it is an MQL and the total reaches ``scoring.sql.score``, or a hand was raised (with
-   ``scoring.sql.hand_raise``), or ``scoring.sql.confirmed`` dimensions are confirmed; else
-   ``nurture``.
+   ``scoring.sql.hand_raise``), or ``scoring.sql.confirmed`` dimensions are confirmed; a raised
+   hand below that is still an ``mql`` (with ``scoring.hand_raise_mql``, the default: a person
+   who asks for a call is worth one); else ``nurture``. A lead ``scoring.nurture_if`` holds for
+   ("the budget is not formed yet") is ``nurture``, or ``mql`` when they raised a hand (with
+   ``hand_raise_mql``), whatever the score. With ``scoring.contact_required`` a lead
+   without an understood, not skipped e-mail or phone answer stays ``nurture``: sales could not
+   get back to them.
 6. **Tier.** The first of ``scoring.tiers`` (in order) whose ``min`` the total reaches and whose
    ``when`` matches; none if none does.
 
@@ -374,6 +379,7 @@ def score_answers(
         breakdown=tuple(breakdown),
         confirmed=confirmed,
         knockout=state.knockout,
+        hand_raise=hand,
     )
 
 
@@ -397,6 +403,12 @@ def _stage_and_tier(
         or (rules.sql.hand_raise and hand)
         or (rules.sql.confirmed is not None and counted >= rules.sql.confirmed)
     )
+    held = flow.nurture_if is not None and flow.nurture_if(state.answers, view)
+    if held:
+        mql = sql = False
+    mql = mql or (rules.hand_raise_mql and hand)
+    if rules.contact_required and not any(is_answered(state.answers.get(qid)) for qid in flow.reach):
+        mql = sql = False
     stage = Stage.SQL if sql else Stage.MQL if mql else Stage.NURTURE
     tier = next(
         (

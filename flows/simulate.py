@@ -20,8 +20,8 @@ The report gives the paths walked, the score range, the fewest and most question
 path that was not knocked out, the stages, tiers and knock-outs reached
 (with counts), the tiers declared but never reached, the closings never shown, the questions
 never asked, and findings about knock-outs and thresholds that contradict each other. A stage's
-closing without a tier is the fallback the loader requires; it counts as shown whenever its
-stage is reached (a knocked-out lead sees the knock-out text instead of it).
+closing without a tier and a ``when`` is the fallback the loader requires; it counts as shown
+whenever its stage is reached (a knocked-out lead sees the knock-out text instead of it).
 """
 
 from __future__ import annotations
@@ -428,7 +428,7 @@ class _Tally:
             self.knockouts[leaf.knockout] += 1
         else:
             self.lengths.add(len(state.path))
-            shown = closing_index(self.flow, stage, result.tier)
+            shown = closing_index(self.flow, stage, result.tier, leaf.answers, leaf.facts)
             if shown is not None:
                 self.closings.add(shown)
         self.asked.update(state.path)
@@ -644,7 +644,7 @@ def simulate(flow: CompiledFlow, *, limit: int = 20000, seed: int = 0) -> Simula
     for index, c in enumerate(spec.closings):
         if index in tally.closings:
             continue
-        if c.tier is None and c.stage in reached_stages:
+        if c.tier is None and c.when is None and c.stage in reached_stages:
             continue
         unshown.append(_label(spec, index))
     return SimulationReport(

@@ -39,6 +39,8 @@ MAX_QUESTIONS = 100
 MAX_OPTIONS = 50
 MAX_BANDS = 50
 MAX_SYNONYMS = 100  # per option and locale
+MAX_LINK = 2000
+MAX_NOTICE = 300  # the consent notice: one line
 MAX_ENTRIES = 100  # knock-outs, engagement signals, closings, tiers, exchange rates, condition lists
 
 _WORDS = re.compile(r"\w+")
@@ -100,6 +102,7 @@ class QuestionKind(StrEnum):
 CHOICE_KINDS = frozenset({QuestionKind.CHOICE, QuestionKind.MULTI_CHOICE, QuestionKind.YES_NO})
 BANDED_KINDS = frozenset({QuestionKind.NUMBER, QuestionKind.MONEY, QuestionKind.TIMELINE})
 CONTACT_KINDS = frozenset({QuestionKind.EMAIL, QuestionKind.PHONE, QuestionKind.NAME, QuestionKind.COMPANY})
+REACH_KINDS = frozenset({QuestionKind.EMAIL, QuestionKind.PHONE})  # how sales can get back to a lead
 
 
 class Condition(_Model):
@@ -139,6 +142,7 @@ class Option(_Model):
     points: Points = 0
     knockout: str | None = None
     hand_raise: bool = False
+    hidden: bool = False
     reason: Localized | None = None
 
 
@@ -263,10 +267,18 @@ class Junk(_Model):
 
 
 class Scoring(_Model):
+    """``hand_raise_mql``: a lead who raised a hand is at least an MQL, whatever the score;
+    ``contact_required``: no MQL or SQL without an understood e-mail or phone answer;
+    ``nurture_if``: a lead for whom it holds ("budget not formed yet") is nurtured, or an MQL at
+    most when they raised a hand."""
+
     fit: int = Field(default=80, ge=0, le=100)
     engagement: int = Field(default=20, ge=0, le=100)
     mql: int = Field(ge=0, le=100)
     sql: SqlRule = Field(default_factory=SqlRule)
+    hand_raise_mql: bool = True
+    contact_required: bool = False
+    nurture_if: Condition | None = None
     confirmed: Confirmed | None = None
     tiers: list[Tier] = Field(default_factory=list, max_length=MAX_ENTRIES)
     junk: Junk = Field(default_factory=Junk)
@@ -276,14 +288,25 @@ Outcome = Literal["disqualified", "nurture", "mql", "sql"]
 
 
 class Closing(_Model):
-    """The last message for an outcome. ``promises_call``: the text says someone will call, so
-    it may only be shown to a lead who gave a phone (the loader wants a phone question in the
-    flow; ``qualibot flows simulate`` reports every path that shows it without a phone)."""
+    """The goodbye of an outcome: the first closing whose stage and tier match and whose
+    ``when`` holds on the answers and facts is shown. ``promises_call``: the text says someone
+    will call, so it may only be shown to a lead who gave a phone (the loader wants a phone
+    question in the flow; ``qualibot flows simulate`` reports every path that shows it without
+    a phone)."""
 
     stage: Outcome
     tier: str | None = None
+    when: Condition | None = None
     text: Localized
     promises_call: bool = False
+
+
+class Consent(_Model):
+    """The one-line notice shown before the first contact question (152-ФЗ, GDPR): ``text`` per
+    locale with ``{link}`` where the address of the policy goes."""
+
+    text: Localized
+    link: str = Field(max_length=MAX_LINK)
 
 
 class FlowSpec(_Model):
@@ -303,6 +326,7 @@ class FlowSpec(_Model):
     engagement: list[EngagementSignal] = Field(default_factory=list, max_length=MAX_ENTRIES)
     scoring: Scoring
     closings: list[Closing] = Field(min_length=1, max_length=MAX_ENTRIES)
+    consent: Consent | None = None
 
     @cached_property
     def question_by_id(self) -> dict[str, Question]:
@@ -557,9 +581,43 @@ def check_semantics(spec: FlowSpec) -> Iterator[tuple[Path_, str]]:
                 ("closings", i, "promises_call"),
                 "the flow asks no phone, so nobody who sees this closing can be called",
             )
+        if c.when is not None:
+            yield from _check_condition(spec, c.when, ("closings", i, "when"), before=None)
     for stage in ("disqualified", "nurture", "mql", "sql"):
-        if not any(c.stage == stage and c.tier is None for c in spec.closings):
-            yield ("closings",), f"no closing for stage {stage!r} without a tier (the fallback)"
+        if not any(c.stage == stage and c.tier is None and c.when is None for c in spec.closings):
+            yield ("closings",), f"no closing for stage {stage!r} without a tier and a when (the fallback)"
+    yield from _check_consent(spec)
+
+
+_LINK = re.compile(r"^https?://[^\s/?#]+\.[^\s/?#]+(/\S*)?$")
+
+
+def _check_consent(spec: FlowSpec) -> Iterator[tuple[Path_, str]]:
+    """The consent notice: one short line per locale naming ``{link}``, an absolute web address,
+    and a contact question for it to be shown before."""
+    reach = [q for q in spec.questions if q.is_contact]
+    consent = spec.consent
+    if consent is None:
+        return
+    if not reach:
+        yield ("consent",), "the flow asks for no contact, so the notice would never be shown"
+    yield from _localized_problems(consent.text, ("consent", "text"), spec.locales)
+    for loc, text in consent.text.items():
+        path: Path_ = ("consent", "text", loc) if loc != "*" else ("consent", "text")
+        if "\n" in text.strip():
+            yield path, "must be one line"
+        if "{link}" not in text:
+            yield path, "must say where the policy is: put {link} where its address goes"
+        if len(text.replace("{link}", "")) > MAX_NOTICE:
+            yield path, f"longer than {MAX_NOTICE} characters: the notice is one short line"
+    if not _LINK.match(consent.link):
+        yield (
+            ("consent", "link"),
+            (
+                f"{consent.link[:60]!r} is not a web address: give the policy's full address, "
+                "https://example.com/privacy"
+            ),
+        )
 
 
 def _check_options(
@@ -571,12 +629,25 @@ def _check_options(
         yield (*qp, "options"), "yes_no options can only be 'yes' and 'no'"
     if q.options and q.kind not in CHOICE_KINDS:
         yield (*qp, "options"), f"a {q.kind.value} question takes bands, not options"
+    shown = [o for o in q.options if not o.hidden]
+    if q.kind in (QuestionKind.CHOICE, QuestionKind.MULTI_CHOICE) and len(q.options) >= 2 > len(shown):
+        yield (
+            (*qp, "options"),
+            (
+                f"a {q.kind.value} question needs at least 2 options shown as buttons "
+                "(hidden ones are only understood when typed)"
+            ),
+        )
     ids: set[str] = set()
     for j, o in enumerate(q.options):
         op: Path_ = (*qp, "options", j)
         if o.id in ids:
             yield (*op, "id"), f"option {o.id!r} is defined twice"
         ids.add(o.id)
+        if o.hidden and q.kind is QuestionKind.YES_NO:
+            yield (*op, "hidden"), "a yes/no question shows both answers; only choice options can be hidden"
+        elif o.hidden and o.hand_raise:
+            yield (*op, "hidden"), "a hand-raise is something to offer: it cannot be hidden"
         yield from _localized_problems(o.label, (*op, "label"), spec.locales)
         yield from _localized_problems(o.reason, (*op, "reason"), spec.locales)
         if o.knockout is not None and o.knockout not in reasons:
@@ -781,6 +852,13 @@ def _check_currencies(spec: FlowSpec) -> Iterator[tuple[Path_, str]]:
 
 def _check_scoring(spec: FlowSpec) -> Iterator[tuple[Path_, str]]:
     s = spec.scoring
+    if s.nurture_if is not None:
+        yield from _check_condition(spec, s.nurture_if, ("scoring", "nurture_if"), before=None)
+    if s.contact_required and not any(q.kind in REACH_KINDS for q in spec.questions):
+        yield (
+            ("scoring", "contact_required"),
+            "the flow asks for no e-mail or phone, so no lead could ever be an MQL",
+        )
     if s.sql.score is not None and s.sql.score < s.mql:
         yield ("scoring", "sql", "score"), f"{s.sql.score} is below the MQL threshold {s.mql}"
     if s.confirmed is not None:

@@ -193,7 +193,8 @@ class BreakdownTexts:
 
 @dataclass(frozen=True, slots=True)
 class LocaleTexts:
-    """Every text of a flow in one locale."""
+    """Every text of a flow in one locale; ``consent`` is the notice shown before the first
+    contact question, its link filled in (empty when the flow has none)."""
 
     locale: str
     greeting: str
@@ -207,6 +208,7 @@ class LocaleTexts:
     currency: str
     fixing: str
     breakdown: BreakdownTexts
+    consent: str = ""
 
 
 def _buttons(question: Question, locale: str) -> tuple[Button, ...]:
@@ -215,7 +217,7 @@ def _buttons(question: Question, locale: str) -> tuple[Button, ...]:
         labels = {o.id: tr(o.label, locale) for o in question.options}
         found = [Button(i, labels.get(i) or tr(YES_NO[i], locale)) for i in ("yes", "no")]
     elif kind in (QuestionKind.CHOICE, QuestionKind.MULTI_CHOICE):
-        found = [Button(o.id, tr(o.label, locale)) for o in question.options]
+        found = [Button(o.id, tr(o.label, locale)) for o in question.options if not o.hidden]
     elif kind in BANDED_KINDS:
         found = [
             Button(f"{BAND_PREFIX}{i}", tr(b.label, locale))
@@ -340,4 +342,5 @@ def locale_texts(spec: FlowSpec, locale: str) -> LocaleTexts:
         ),
         fixing=notice["fixing"],
         breakdown=breakdown_texts(spec, locale),
+        consent=tr(spec.consent.text, locale).replace("{link}", spec.consent.link) if spec.consent else "",
     )

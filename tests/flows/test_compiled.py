@@ -95,13 +95,13 @@ def test_knockout_of_an_answer(
 
 def test_closing_index_takes_the_tier_then_the_stage_fallback(mini: CompiledFlow) -> None:
     closings = mini.spec.closings
-    sql_a = closing_index(mini, "sql", "A")
-    sql_b = closing_index(mini, "sql", "B")
+    sql_a = closing_index(mini, "sql", "A", {}, {})
+    sql_b = closing_index(mini, "sql", "B", {}, {})
     assert sql_a is not None
     assert (closings[sql_a].stage, closings[sql_a].tier) == ("sql", "A")
     assert sql_b is not None
     assert (closings[sql_b].stage, closings[sql_b].tier) == ("sql", None)
-    assert closing_index(mini, "in_progress", None) is None
+    assert closing_index(mini, "in_progress", None, {}, {}) is None
 
 
 def test_the_highest_total_counts_what_scoring_can_give(mini: CompiledFlow, puzzle: CompiledFlow) -> None:

@@ -213,7 +213,8 @@ def test_a_hand_raise_makes_an_mql_an_sql(mini: CompiledFlow) -> None:
     band_raise = score(mini, state(mini, **base, timing=("завтра", 1)))
     assert band_raise.stage is Stage.SQL
     too_low = score(mini, state(mini, demo=("да", True)))
-    assert too_low.stage is Stage.NURTURE
+    assert (too_low.stage, too_low.hand_raise) == (Stage.MQL, True), "below the threshold: still a call"
+    assert not score(mini, state(mini, **base)).hand_raise
 
 
 def test_a_knockout_disqualifies_without_a_tier(mini: CompiledFlow) -> None:

@@ -182,7 +182,7 @@ def test_an_mql_threshold_only_reachable_through_knockouts_is_reported() -> None
                 "{id: student, label: {ru: Студент, en: Student}, knockout: student}",
                 "{id: student, label: {ru: Студент, en: Student}, points: 40, knockout: student}",
             ),
-            ("  mql: 50\n", "  mql: 75\n"),
+            ("  mql: 50\n", "  mql: 75\n  hand_raise_mql: false\n"),
         ]
     )
     report = simulate(spec)
