@@ -37,7 +37,7 @@ from storage.errors import SchemaNotMigrated as SchemaNotMigrated
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/qualibot.db"
 
 # The migration the code expects (the newest file in alembic/versions; a test keeps them equal).
-SCHEMA_REVISION = "20261201_0801"
+SCHEMA_REVISION = "20261202_0001"
 
 # Execution option that makes a SQLite transaction take the write lock at BEGIN.
 WRITE = "qualibot_write"

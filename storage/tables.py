@@ -355,3 +355,17 @@ class ConversationToken(Base):
     )
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
+
+
+class TelegramInboxUpdate(Base):
+    """An update the Telegram webhook has answered 200 for and whose turn is not done yet: written
+    before the answer, deleted once the update is handled, so one still here after a crash is
+    handled again (the turn's idempotency key makes that safe). ``lease_until``: no other process
+    takes it over before then."""
+
+    __tablename__ = "telegram_inbox"
+
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    payload: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime]
+    lease_until: Mapped[datetime] = mapped_column(index=True)
