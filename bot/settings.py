@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Telegram accepts 1-256 characters of this alphabet as a webhook secret; we ask for 32 or more.
@@ -38,6 +38,15 @@ class TelegramSettings(BaseSettings):
                 "(for example the output of `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
             )
         return value
+
+    @model_validator(mode="after")
+    def _webhook_needs_token(self) -> TelegramSettings:
+        if self.webhook_secret is not None and self.token is None:
+            raise ValueError(
+                "QUALIBOT_TELEGRAM_WEBHOOK_SECRET is set but not QUALIBOT_TELEGRAM_TOKEN "
+                "(the bot token from @BotFather)"
+            )
+        return self
 
     @field_validator("bot_username")
     @classmethod

@@ -22,14 +22,28 @@ def shown(text: str, limit: int = _SHOWN) -> str:
     return repr(text if len(text) <= limit else text[:limit] + "…")
 
 
+# The environment prefix of each settings class (``env_prefix`` of its model_config).
+_ENV_PREFIXES = {
+    "Settings": "QUALIBOT_",
+    "ApiSettings": "QUALIBOT_",
+    "HandoffSettings": "QUALIBOT_",
+    "TelegramSettings": "QUALIBOT_TELEGRAM_",
+}
+
+
 def settings_message(exc: ValidationError) -> str:
-    """A settings class's validation errors in one line, naming the environment variables of
-    ``qualibot.settings.Settings`` (the other settings classes by field)."""
+    """A settings class's validation errors in one line, naming the environment variables (the
+    fields of a class not listed here, and what is wrong with several fields together, as such)."""
+    prefix = _ENV_PREFIXES.get(exc.title)
     parts = []
     for error in exc.errors():
         field = ".".join(str(part) for part in error["loc"])
-        name = f"QUALIBOT_{field.upper()}" if exc.title == "Settings" else f"{field} ({exc.title})"
-        parts.append(f"{name}: {error['msg'].removeprefix('Value error, ')}")
+        message = error["msg"].removeprefix("Value error, ")
+        if not field:
+            parts.append(message)
+            continue
+        name = f"{prefix}{field.upper()}" if prefix is not None else f"{field} ({exc.title})"
+        parts.append(f"{name}: {message}")
     return "bad setting " + "; ".join(parts)
 
 
