@@ -25,6 +25,7 @@ from api.metrics import Metrics, MetricsMiddleware
 from api.origins import CorsMiddleware, Origins
 from api.proxies import ClientAddress
 from api.settings import ApiSettings
+from api.telegram import UpdateIntake
 from api.tokens import ConversationTokens, TokenStore
 from api.widget import Widget
 from api.widget import router as widget_router
@@ -44,6 +45,7 @@ class WebServices:
     catalog: FlowCatalog
     clock: Clock
     ready: Callable[[], Awaitable[None]]  # raises when the database is unreachable or not migrated
+    telegram: UpdateIntake | None = None  # where the Telegram webhook hands updates, when it is on
 
 
 OpenServices = Callable[[], AbstractAsyncContextManager[WebServices]]
