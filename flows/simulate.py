@@ -13,38 +13,59 @@ path, and the closing shown (``engine.closing_index``). Every finished path is s
 ``flows.scoring``; the score the rules allow at most is ``scoring.highest_total``.
 
 When the flow has at most ``limit`` paths all of them are walked; otherwise a deterministic
-random sample of ``limit`` paths (seeded by ``seed``), plus every path that differs in one
-answer from the best and the worst path found, repeated while that finds a better or worse one.
+random sample of ``limit`` paths (seeded by ``seed``), then a climb from the sample's nearest
+path to each thing the report looks for (the best and the worst path; the lowest score with a
+hand raised; the highest with no e-mail or phone, with no phone, and with each budget question
+in its lowest band): every path that differs in one answer from it, repeated while that finds a
+nearer one.
 
 The report gives the paths walked, the score range, the fewest and most questions asked on a
 path that was not knocked out, the stages, tiers and knock-outs reached
 (with counts), the tiers declared but never reached, the closings never shown, the questions
-never asked, and findings about knock-outs and thresholds that contradict each other. A stage's
-closing without a tier and a ``when`` is the fallback the loader requires; it counts as shown
-whenever its stage is reached (a knocked-out lead sees the knock-out text instead of it).
+never asked, and findings (problems): knock-outs and thresholds that contradict each other, and
+what paths that are not knocked out show, each with how many paths and the first of them:
+
+- ``hand_raise_below_mql``: an answer raised a hand (``Score.hand_raise``) and the lead ends as
+  nurture (unless ``scoring.contact_required`` held it back for want of an e-mail or phone:
+  nobody could call back);
+- ``no_contact``: the lead ends as mql or sql with no e-mail or phone given (understood, not
+  skipped);
+- ``call_without_phone``: the closing shown (``engine.closing_index``) has ``promises_call`` and
+  no phone was given;
+- ``top_tier_with_lowest_budget``: the lead reaches the top tier (A, when the flow has two or
+  more) with a budget question (``Question.is_budget``) answered in its lowest band that does
+  not knock out (when it has two or more such bands).
+
+A stage's closing without a tier and a ``when`` is the fallback the loader requires; it counts as
+shown whenever its stage is reached (a knocked-out lead sees the knock-out text instead of it).
 """
 
 from __future__ import annotations
 
+import math
 import random
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from itertools import islice
-from typing import Any
+from typing import Any, NamedTuple
 
 from flows.compiled import CompiledFlow
+from flows.conditions import is_answered
 from flows.engine import closing_index, knockout_of, next_question
 from flows.machine import DONE, NEW
 from flows.model import JSON, Answer, ConversationState, Stage
 from flows.scoring import Scored, highest_total, score_answers, scored
-from flows.spec import BANDED_KINDS, Band, Condition, FlowSpec, Question, QuestionKind, tr
+from flows.spec import BANDED_KINDS, REACH_KINDS, Band, Condition, FlowSpec, Question, QuestionKind, tr
 
 FACTS_NODE = "facts"
 COLD, WARM = "cold", "warm"
 NOT_UNDERSTOOD = "not_understood"
 SKIPPED = "skipped"
 MAX_ROUNDS = 10
+
+# The stages handed to sales.
+_QUALIFIED = (Stage.MQL.value, Stage.SQL.value)
 
 # Facts the scoring derives itself; a profile never sets them.
 _DERIVED_FACTS = frozenset({"answered_all", "hand_raise"})
@@ -65,17 +86,6 @@ class Branch:
 
     key: str
     answer: Answer
-
-
-@dataclass(frozen=True, slots=True)
-class Finding:
-    """A contradiction between knock-outs and thresholds, in words marketing reads."""
-
-    code: str
-    message: str
-
-    def to_json(self) -> JSON:
-        return {"code": self.code, "message": self.message}
 
 
 Step = tuple[str, int, int]  # (question id or FACTS_NODE, branch index, branches at that node)
@@ -102,6 +112,24 @@ class PathResult:
             "tier": self.tier,
             "knockout": self.knockout,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """A problem of the flow, in words marketing reads; for a problem some paths show, how many
+    of the walked paths show it (``paths``) and the first of them (``path``)."""
+
+    code: str
+    message: str
+    paths: int = 0
+    path: PathResult | None = None
+
+    def to_json(self) -> JSON:
+        found: JSON = {"code": self.code, "message": self.message}
+        if self.path is not None:
+            found["paths"] = self.paths
+            found["path"] = self.path.to_json()
+        return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,6 +301,20 @@ def profiles(spec: FlowSpec) -> tuple[tuple[str, dict[str, Any]], ...]:
 # --------------------------------------------------------------------------- walking
 
 
+_CONTACT, _PHONE, _LOWEST = 1, 2, 4
+
+
+def _marks(question: Question, branch: Branch, lowest: int | None) -> int:
+    """What answering ``question`` with ``branch`` gives: an e-mail or phone (``_CONTACT``), a
+    phone (``_PHONE``), a budget in its lowest band (``_LOWEST``, when ``lowest`` is its index)."""
+    found = 0
+    if question.kind in REACH_KINDS and is_answered(branch.answer):
+        found |= _CONTACT | (_PHONE if question.kind is QuestionKind.PHONE else 0)
+    if lowest is not None and branch.key == f"band:{lowest}":
+        found |= _LOWEST
+    return found
+
+
 @dataclass(frozen=True, slots=True)
 class _Leaf:
     steps: tuple[Step, ...]
@@ -302,6 +344,13 @@ class _Walker:
         self.scored: dict[str, tuple[Scored, ...]] = {
             q.id: tuple(scored(flow, q, b.answer, texts) for b in self.branches[q.id]) for q in flow.questions
         }
+        # For the questions that can give a contact or a small budget: what each branch gives.
+        self.top_tier = top_tier(spec)
+        lowest = lowest_bands(spec)
+        self.marks: dict[str, tuple[int, ...]] = {}
+        for q in flow.questions:
+            if q.kind in REACH_KINDS or q.id in lowest:
+                self.marks[q.id] = tuple(_marks(q.spec, b, lowest.get(q.id)) for b in self.branches[q.id])
         self.reads = [
             tuple(sorted({qid for q in spec.questions[start:] if q.ask_if for qid in q.ask_if.questions()}))
             for start in range(len(spec.questions) + 1)
@@ -388,22 +437,56 @@ class _Walker:
 # --------------------------------------------------------------------------- the report
 
 
+class _Outcome(NamedTuple):
+    """What one walked path shows the checks."""
+
+    total: int
+    stage: str
+    tier: str | None
+    knockout: str | None
+    hand: bool  # an answer raised a hand
+    contact: bool  # an e-mail or a phone was given
+    phone: bool  # a phone was given
+    lowest: tuple[str, ...]  # the money questions answered in their lowest band
+    closing: int | None  # the closing shown (None for a knock-out)
+
+
+Eligible = Callable[[_Outcome], bool]
+
+
+@dataclass
+class _Search:
+    """The highest (``sign`` 1) or lowest (-1) scoring path among those ``eligible`` takes, so
+    far; a sample climbs from it one changed answer at a time."""
+
+    eligible: Eligible
+    sign: int
+    found: tuple[int, tuple[Step, ...], _Outcome] | None = None
+
+    def offer(self, outcome: _Outcome, steps: tuple[Step, ...]) -> None:
+        if self.eligible(outcome) and (self.found is None or (outcome.total - self.found[0]) * self.sign > 0):
+            self.found = (outcome.total, steps, outcome)
+
+
+ProblemKey = tuple[str, str]  # (code, what it is about: a closing's index, a question id, or "")
+
+
 @dataclass
 class _Tally:
     flow: CompiledFlow
     walker: _Walker
+    searches: tuple[_Search, ...]
     seen: set[tuple[Step, ...]] = field(default_factory=set)
     stages: Counter[str] = field(default_factory=Counter)
     tiers: Counter[str] = field(default_factory=Counter)
     knockouts: Counter[str] = field(default_factory=Counter)
     asked: set[str] = field(default_factory=set)
     closings: set[int] = field(default_factory=set)
-    best: tuple[PathResult, tuple[Step, ...]] | None = None
-    worst: tuple[PathResult, tuple[Step, ...]] | None = None
     lengths: set[int] = field(default_factory=set)
+    problems: dict[ProblemKey, tuple[int, PathResult]] = field(default_factory=dict)
 
     def add(self, leaf: _Leaf) -> bool:
-        """Score and count a path; False when it was walked already."""
+        """Score, count and check a path; False when it was walked already."""
         if leaf.steps in self.seen:
             return False
         self.seen.add(leaf.steps)
@@ -418,12 +501,14 @@ class _Tally:
             facts=leaf.facts,
             knockout=leaf.knockout,
         )
-        answers = {node: self.walker.scored[node][number] for node, number, _ in leaf.steps[1:]}
+        walker = self.walker
+        answers = {node: walker.scored[node][number] for node, number, _ in leaf.steps[1:]}
         result = score_answers(self.flow, state, answers, self.flow.texts(state.locale))
         stage = result.stage.value
         self.stages[stage] += 1
         if result.tier is not None:
             self.tiers[result.tier] += 1
+        shown = None
         if leaf.knockout is not None:
             self.knockouts[leaf.knockout] += 1
         else:
@@ -432,27 +517,106 @@ class _Tally:
             if shown is not None:
                 self.closings.add(shown)
         self.asked.update(state.path)
-        better = self.best is None or result.total > self.best[0].total
-        worse = self.worst is None or result.total < self.worst[0].total
-        if better or worse:
-            path = PathResult(
-                steps=tuple((node, self.walker.key_of(node, number)) for node, number, _ in leaf.steps),
-                total=result.total,
-                stage=stage,
-                tier=result.tier,
-                knockout=leaf.knockout,
-            )
-            if better:
-                self.best = (path, leaf.steps)
-            if worse:
-                self.worst = (path, leaf.steps)
+        gives = 0
+        lowest: list[str] = []
+        for node, number, _ in leaf.steps[1:]:
+            marks = walker.marks.get(node)
+            if marks is not None:
+                gives |= marks[number]
+                if marks[number] & _LOWEST:
+                    lowest.append(node)
+        outcome = _Outcome(
+            total=result.total,
+            stage=stage,
+            tier=result.tier,
+            knockout=leaf.knockout,
+            hand=result.hand_raise,
+            contact=bool(gives & _CONTACT),
+            phone=bool(gives & _PHONE),
+            lowest=tuple(lowest),
+            closing=shown,
+        )
+        for search in self.searches:
+            search.offer(outcome, leaf.steps)
+        for key in _problems(self.flow, walker.top_tier, outcome):
+            count, example = self.problems.get(key) or (0, None)
+            self.problems[key] = (count + 1, example or self.path_result(leaf.steps, outcome))
         return True
 
-    def extremes(self) -> tuple[tuple[PathResult, tuple[Step, ...]], tuple[PathResult, tuple[Step, ...]]]:
-        """The best and the worst path so far (every flow has at least one path)."""
-        if self.best is None or self.worst is None:
+    def path_result(self, steps: tuple[Step, ...], outcome: _Outcome) -> PathResult:
+        return PathResult(
+            steps=tuple((node, self.walker.key_of(node, number)) for node, number, _ in steps),
+            total=outcome.total,
+            stage=outcome.stage,
+            tier=outcome.tier,
+            knockout=outcome.knockout,
+        )
+
+    def extreme(self, search: _Search) -> PathResult:
+        """The path a search found (the best and the worst searches take every path, and every
+        flow has at least one)."""
+        if search.found is None:
             raise ValueError("no path was walked")
-        return self.best, self.worst
+        _, steps, outcome = search.found
+        return self.path_result(steps, outcome)
+
+
+def top_tier(spec: FlowSpec) -> str | None:
+    """The highest tier (A before B) when the flow declares two tiers or more."""
+    declared = sorted({t.tier for t in spec.scoring.tiers})
+    return declared[0] if len(declared) > 1 else None
+
+
+def lowest_bands(spec: FlowSpec) -> dict[str, int]:
+    """For each budget question (``Question.is_budget``) with two bands or more that do not knock
+    out: the index of the lowest of them (a small budget)."""
+    found = {}
+    for q in spec.questions:
+        if not q.is_budget:
+            continue
+        usable = [(i, b) for i, b in enumerate(q.bands) if b.knockout is None]
+        if len(usable) > 1:
+            found[q.id] = min(usable, key=lambda ib: -math.inf if ib[1].min is None else ib[1].min)[0]
+    return found
+
+
+def _problems(flow: CompiledFlow, top: str | None, outcome: _Outcome) -> Iterator[ProblemKey]:
+    """The problems one path shows (see the module docstring)."""
+    if outcome.knockout is not None:
+        return
+    contact_required = flow.spec.scoring.contact_required
+    if outcome.hand and outcome.stage == Stage.NURTURE.value and (outcome.contact or not contact_required):
+        yield "hand_raise_below_mql", ""
+    if outcome.stage in _QUALIFIED and not outcome.contact:
+        yield "no_contact", ""
+    if (
+        outcome.closing is not None
+        and flow.spec.closings[outcome.closing].promises_call
+        and not outcome.phone
+    ):
+        yield "call_without_phone", str(outcome.closing)
+    if outcome.lowest and outcome.tier is not None and outcome.tier == top:
+        for qid in outcome.lowest:
+            yield "top_tier_with_lowest_budget", qid
+
+
+def _searches(spec: FlowSpec) -> tuple[_Search, ...]:
+    """The best and the worst path, and the paths nearest to each problem: the lowest score with
+    a hand raised, the highest with no contact, with no phone, and with each lowest budget band."""
+    found = [
+        _Search(lambda _: True, 1),
+        _Search(lambda _: True, -1),
+        _Search(lambda o: o.hand and o.knockout is None, -1),
+        _Search(lambda o: not o.contact and o.knockout is None, 1),
+    ]
+    if any(c.promises_call for c in spec.closings):
+        found.append(_Search(lambda o: not o.phone and o.knockout is None, 1))
+    found.extend(_Search(_in_lowest_band(qid), 1) for qid in lowest_bands(spec))
+    return tuple(found)
+
+
+def _in_lowest_band(qid: str) -> Eligible:
+    return lambda o: qid in o.lowest and o.knockout is None
 
 
 class _Trie:
@@ -603,7 +767,57 @@ def _findings(flow: CompiledFlow, tally: _Tally, paths: int, exhaustive: bool) -
         )
     elif reached_mql and not tally.stages[Stage.SQL.value]:
         found.append(Finding("sql_unreachable", f"SQL {never} be reached"))
+    found.extend(_path_findings(flow, tally))
     return found
+
+
+_PROBLEM_ORDER = ("hand_raise_below_mql", "no_contact", "call_without_phone", "top_tier_with_lowest_budget")
+
+
+def _band_words(spec: FlowSpec, question: Question, index: int) -> str:
+    band = question.bands[index]
+    if band.label is not None:
+        return tr(band.label, spec.locales[0])
+    low = "" if band.min is None else f"from {band.min:g} "
+    high = "" if band.max is None else f"under {band.max:g} "
+    return f"{low}{high}{spec.currency}"
+
+
+def _path_findings(flow: CompiledFlow, tally: _Tally) -> Iterator[Finding]:
+    """The problems some walked paths show, each with how many and the first of them."""
+    spec = flow.spec
+    asked = [q.id for q in spec.questions if q.kind in REACH_KINDS]
+    lowest = lowest_bands(spec)
+
+    def order(key: ProblemKey) -> tuple[int, int]:
+        code, about = key
+        where = int(about) if about.isdigit() else spec.question_index.get(about, -1)
+        return _PROBLEM_ORDER.index(code), where
+
+    for key in sorted(tally.problems, key=order):
+        code, about = key
+        count, path = tally.problems[key]
+        on = f"{count} path{'' if count == 1 else 's'}"
+        if code == "hand_raise_below_mql":
+            message = (
+                f"a hand raised ends as nurture (below MQL {spec.scoring.mql}) on {on}: "
+                "sales never calls back someone who asked for it"
+            )
+        elif code == "no_contact":
+            contacts = f"asked: {', '.join(asked)}" if asked else "the flow asks for neither"
+            message = (
+                f"{on} end as mql or sql with no e-mail or phone given ({contacts}): "
+                "nobody can reach the lead"
+            )
+        elif code == "call_without_phone":
+            message = f"{_label(spec, int(about))} promises a call, and {on} show it with no phone given"
+        else:
+            question = spec.question_by_id[about]
+            message = (
+                f"tier {path.tier} is reached with the lowest band of {about!r} "
+                f"({_band_words(spec, question, lowest[about])}) on {on}: a small budget should cap the tier"
+            )
+        yield Finding(code, message, count, path)
 
 
 def _label(spec: FlowSpec, index: int) -> str:
@@ -617,7 +831,8 @@ def simulate(flow: CompiledFlow, *, limit: int = 20000, seed: int = 0) -> Simula
         raise ValueError("limit must be at least 1")
     spec = flow.spec
     walker = _Walker(flow)
-    tally = _Tally(flow, walker)
+    searches = _searches(spec)
+    tally = _Tally(flow, walker, searches)
     first = list(islice(walker.all_paths(), limit + 1))
     exhaustive = len(first) <= limit
     if exhaustive:
@@ -627,15 +842,16 @@ def simulate(flow: CompiledFlow, *, limit: int = 20000, seed: int = 0) -> Simula
         sampler = _Sampler(random.Random(seed))
         while len(tally.seen) < limit and not sampler.exhausted:
             tally.add(sampler.walk(walker))
-        for _ in range(MAX_ROUNDS):
-            best, worst = tally.extremes()
-            for base in (best[1], worst[1]):
-                for leaf in _deviations(walker, base):
+        for search in searches:
+            for _ in range(MAX_ROUNDS):
+                if search.found is None:
+                    break
+                before, steps, _ = search.found
+                for leaf in _deviations(walker, steps):
                     tally.add(leaf)
-            after_best, after_worst = tally.extremes()
-            if (after_best[0].total, after_worst[0].total) == (best[0].total, worst[0].total):
-                break
-    best, worst = tally.extremes()
+                if search.found[0] == before:
+                    break
+    best, worst = tally.extreme(searches[0]), tally.extreme(searches[1])
     paths = len(tally.seen)
 
     declared_tiers = [t.tier for t in spec.scoring.tiers]
@@ -655,8 +871,8 @@ def simulate(flow: CompiledFlow, *, limit: int = 20000, seed: int = 0) -> Simula
         exhaustive=exhaustive,
         limit=limit,
         seed=seed,
-        min_score=worst[0].total,
-        max_score=best[0].total,
+        min_score=worst.total,
+        max_score=best.total,
         upper_bound=highest_total(flow),
         shortest=min(tally.lengths, default=0),
         longest=max(tally.lengths, default=0),
@@ -667,6 +883,6 @@ def simulate(flow: CompiledFlow, *, limit: int = 20000, seed: int = 0) -> Simula
         closings_never_shown=tuple(unshown),
         questions_never_asked=tuple(q.id for q in spec.questions if q.id not in tally.asked),
         findings=tuple(_findings(flow, tally, paths, exhaustive)),
-        best=best[0],
-        worst=worst[0],
+        best=best,
+        worst=worst,
     )

@@ -3,7 +3,8 @@
 ``check`` validates flow files and prints every problem as ``file:line: field: message``, then
 ``ok FILE (id vN, N questions)`` for each good file; it exits 1 when any file has a problem.
 ``simulate`` walks the answer paths of a flow file or a shipped flow (by id) and prints what the
-paths reach (``--json`` for the report as JSON); it exits 1 only when the flow cannot be loaded.
+paths reach and the problems found, each with a path that shows it (``--json`` for the report as
+JSON); it exits 1 when the flow cannot be loaded or has a problem.
 Neither needs a server, so this module imports the pure core only.
 """
 
@@ -17,7 +18,7 @@ from pathlib import Path
 
 from flows.catalog import FlowCatalog
 from flows.compiled import compile_flow
-from flows.simulate import SimulationReport, simulate
+from flows.simulate import PathResult, SimulationReport, simulate
 from flows.spec import LIBRARY, FlowSpec, FlowSpecError, load_flow, load_library_flow, read_flow_text
 
 
@@ -43,7 +44,10 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         description=(
             "Walk the answer paths of a flow (a file, or the id of a shipped flow: "
             f"{', '.join(LIBRARY)}) and report the score range, the stages and tiers reached, what is "
-            "never reached and knock-outs that contradict the thresholds."
+            "never reached, and problems, each with a path that shows it: knock-outs that contradict the "
+            "thresholds, a raised hand that ends in nurture, an MQL or SQL with no e-mail or phone, a "
+            "closing that promises a call to a lead who gave no phone, tier A with the lowest budget band. "
+            "Exit status 1 when the flow cannot be loaded or has a problem."
         ),
     )
     sim.add_argument("flow", metavar="FILE|ID", help="a flow file or a shipped flow id")
@@ -108,7 +112,7 @@ def run_simulate(args: argparse.Namespace) -> int:
         sys.stdout.write(json.dumps(report.to_json(), ensure_ascii=False, indent=2) + "\n")
     else:
         sys.stdout.write(render(report, elapsed))
-    return 0
+    return 1 if report.findings else 0
 
 
 def _counts(counts: dict[str, int]) -> str:
@@ -137,12 +141,21 @@ def render(report: SimulationReport, elapsed: float) -> str:
     ]
     if report.findings:
         lines.append("problems:")
-        lines.extend(f"  {f.code}: {f.message}" for f in report.findings)
+        for finding in report.findings:
+            lines.append(f"  {finding.code}: {finding.message}")
+            if finding.path is not None:
+                lines.append(f"    e.g. {_path_words(finding.path)}")
     else:
         lines.append("problems: none")
-    for title, path in (("best", report.best), ("worst", report.worst)):
-        outcome = path.stage + (f"/{path.tier}" if path.tier else "")
-        if path.knockout:
-            outcome += f" ({path.knockout})"
-        lines.append(f"{title} path: {path.total} points, {outcome}: {path.describe()}")
+    lines.extend(
+        f"{title} path: {_path_words(path)}"
+        for title, path in (("best", report.best), ("worst", report.worst))
+    )
     return "\n".join(lines) + "\n"
+
+
+def _path_words(path: PathResult) -> str:
+    outcome = path.stage + (f"/{path.tier}" if path.tier else "")
+    if path.knockout:
+        outcome += f" ({path.knockout})"
+    return f"{path.total} points, {outcome}: {path.describe()}"

@@ -15,7 +15,8 @@ from qualibot.cli import main
 
 pytestmark = pytest.mark.slow
 
-DEMO = Path(__file__).resolve().parents[1] / "flows" / "fixtures" / "demo.yaml"
+FIXTURES = Path(__file__).resolve().parents[1] / "flows" / "fixtures"
+DEMO = FIXTURES / "demo.yaml"
 EXAMPLE = DEMO.read_text(encoding="utf-8")
 
 
@@ -77,7 +78,8 @@ def test_check_reports_a_file_that_is_not_there(tmp_path: Path) -> None:
 
 def test_simulate_a_file_as_json(good: Path) -> None:
     result = qualibot("simulate", str(good), "--json")
-    assert result.returncode == 0, result.stderr
+    # The demo flow asks no e-mail or phone: a problem, so the command fails.
+    assert result.returncode == 1, result.stderr
     report = json.loads(result.stdout)
     # Cold and warm visitors: no budget (1), or an amount then the role (ceo, student, not
     # understood: 3) for each of the two amounts, or an amount not understood (1): 8 each.
@@ -88,14 +90,44 @@ def test_simulate_a_file_as_json(good: Path) -> None:
     # still an MQL (a person who asks for a call gets one).
     assert report["stages"] == {"disqualified": 6, "nurture": 5, "mql": 2, "sql": 3}
     assert report["knockouts"] == {"no_budget": 6}
-    assert report["findings"] == []
+    # Every MQL and SQL, none with a contact; the first is that cold CEO (5 + 40 = 45).
+    assert [(f["code"], f["paths"]) for f in report["findings"]] == [("no_contact", 5)]
+    assert report["findings"][0]["path"] == {
+        "steps": [
+            {"question": "facts", "answer": "cold"},
+            {"question": "budget", "answer": "band:1"},
+            {"question": "role", "answer": "ceo"},
+        ],
+        "total": 45,
+        "stage": "mql",
+        "tier": "B",
+        "knockout": None,
+    }
     assert report["best"]["steps"][0] == {"question": "facts", "answer": "warm"}
+
+
+def test_simulate_prints_each_problem_with_a_path_and_fails() -> None:
+    result = qualibot("simulate", str(FIXTURES / "sim_call_without_phone.yaml"))
+    assert result.returncode == 1, result.stderr
+    lines = result.stdout.splitlines()
+    at = lines.index("problems:")
+    assert lines[at + 1].startswith("  call_without_phone: closings[0] (sql/A) promises a call, and ")
+    assert lines[at + 2].startswith("    e.g. ")
+    assert ", sql/A: facts=" in lines[at + 2]
+    assert "phone=not_understood" in lines[at + 2] or "phone=skipped" in lines[at + 2]
+    assert lines[at + 3].startswith("best path: ")
+
+
+def test_simulate_a_flow_without_problems_succeeds() -> None:
+    result = qualibot("simulate", str(FIXTURES / "sim_clean.yaml"))
+    assert result.returncode == 0, result.stdout
+    assert "\nproblems: none\n" in result.stdout
 
 
 def test_simulate_a_shipped_flow_by_id_in_words() -> None:
     result = qualibot("simulate", "puzzle", "--limit", "300", "--seed", "3")
-    assert result.returncode == 0, result.stderr
     out = result.stdout
+    assert result.returncode == (0 if "\nproblems: none\n" in out else 1), result.stderr
     assert out.startswith("puzzle v1: 10 questions, ")
     assert "a sample: more than 300 paths, seed 3" in out
     assert "stages: disqualified " in out
