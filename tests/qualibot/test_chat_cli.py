@@ -19,6 +19,7 @@ SQL_ANSWERS = [
     "я владелец",  # role, typed
     "#1 #3",  # needs: two taps at once
     "через пару недель",  # timing
+    "только вас",  # alternatives: nobody else
     "#1",  # next step: demo (hand-raise)
     "Иван Петров",
     "8 (916) 123-45-67",

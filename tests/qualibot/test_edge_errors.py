@@ -421,6 +421,7 @@ def test_a_connect_timeout_in_the_url_reaches_every_connection(postgres_database
         "я владелец",
         "#1 #3",
         "через пару недель",
+        "только вас",
         "#1",
         "Иван Петров",
         "8 (916) 123-45-67",

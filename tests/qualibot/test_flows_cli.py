@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from flows.catalog import FlowCatalog, FlowEntry
-from flows.spec import LIBRARY, library_path
+from flows.spec import LIBRARY, library_path, load_library_flow
 from qualibot.cli import main
 
 pytestmark = pytest.mark.slow
@@ -52,7 +52,7 @@ def test_check_says_ok_for_good_files(good: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.splitlines() == [
         f"ok {good} (demo v1, 2 questions)",
-        f"ok {library_path('bant')} (bant v1, 10 questions)",
+        f"ok {library_path('bant')} (bant v2, 11 questions)",
     ]
 
 
@@ -128,7 +128,8 @@ def test_simulate_a_shipped_flow_by_id_in_words() -> None:
     result = qualibot("simulate", "puzzle", "--limit", "300", "--seed", "3")
     out = result.stdout
     assert result.returncode == (0 if "\nproblems: none\n" in out else 1), result.stderr
-    assert out.startswith("puzzle v1: 10 questions, ")
+    spec = load_library_flow("puzzle")
+    assert out.startswith(f"puzzle v{spec.version}: {len(spec.questions)} questions, ")
     assert "a sample: more than 300 paths, seed 3" in out
     assert "stages: disqualified " in out
     assert "questions never asked: none" in out
@@ -168,7 +169,11 @@ def test_the_flows_commands_load_no_server_library(good: Path) -> None:
 def test_every_shipped_flow_checks_ok(flow_id: str) -> None:
     result = qualibot("check", str(library_path(flow_id)))
     assert result.returncode == 0, result.stdout
-    assert result.stdout.startswith(f"ok {library_path(flow_id)} ({flow_id} v1, ")
+    spec = load_library_flow(flow_id)
+    assert (
+        result.stdout
+        == f"ok {library_path(flow_id)} ({flow_id} v{spec.version}, {len(spec.questions)} questions)\n"
+    )
 
 
 def test_check_goes_on_after_hostile_files(tmp_path: Path, good: Path) -> None:

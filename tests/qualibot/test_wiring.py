@@ -8,7 +8,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from flows.catalog import FlowCatalog, FlowEntry
-from flows.spec import LIBRARY, library_path
+from flows.spec import LIBRARY, library_path, load_library_flow
 from qualibot.settings import Settings
 from qualibot.wiring import load_catalog
 
@@ -40,12 +40,13 @@ def test_an_edited_flow_with_the_same_version_keeps_the_shipped_one(tmp_path: Pa
 
 def test_a_newer_version_replaces_the_shipped_flow(tmp_path: Path) -> None:
     shipped = library_path("bant").read_text(encoding="utf-8")
-    assert "\nversion: 1\n" in shipped
+    version = load_library_flow("bant").version
+    assert f"\nversion: {version}\n" in shipped
     (tmp_path / "bant.yaml").write_text(
-        shipped.replace("\nversion: 1\n", "\nversion: 2\n", 1), encoding="utf-8"
+        shipped.replace(f"\nversion: {version}\n", f"\nversion: {version + 1}\n", 1), encoding="utf-8"
     )
     catalog = load_catalog(Settings(flows_dir=tmp_path))
-    assert catalog.current("bant").spec.version == 2
+    assert catalog.current("bant").spec.version == version + 1
 
 
 def _hostile_folder(folder: Path) -> dict[str, str]:
