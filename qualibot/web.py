@@ -39,7 +39,7 @@ async def open_web(
 
         services = WebServices(
             conversations=app.service,
-            tokens=SqlTokenStore(app.engine),
+            tokens=SqlTokenStore(app.engine, app.conversations.writer),
             catalog=app.catalog,
             clock=SystemClock(),
             ready=ready,

@@ -24,6 +24,7 @@ from flows.model import JSON, ConversationState, Stage
 from flows.ports import Identity, LeadContact, MessageRecord, NewConversation, StoredConversation, TurnWrite
 from storage.tables import (
     Conversation,
+    ConversationToken,
     EngagementEvent,
     InboundKey,
     Lead,
@@ -34,8 +35,20 @@ from storage.tables import (
     ScoreSnapshotRow,
 )
 
-Op = NewConversation | TurnWrite
-Outcome = StoredConversation | Exception
+
+@dataclass(frozen=True, slots=True)
+class TokenGrant:
+    """A web conversation token (its SHA-256) to keep for its conversation: written by the same
+    writer as the turns, so it never waits on them for the database's write lock, nor they on it."""
+
+    token_sha256: str
+    conversation_id: uuid.UUID
+    created_at: datetime
+    expires_at: datetime
+
+
+Op = NewConversation | TurnWrite | TokenGrant
+Outcome = StoredConversation | TokenGrant | Exception
 
 conversations = cast(Table, Conversation.__table__)
 leads = cast(Table, Lead.__table__)
@@ -46,12 +59,14 @@ engagement_events = cast(Table, EngagementEvent.__table__)
 outbox = cast(Table, OutboxEvent.__table__)
 lead_matches = cast(Table, LeadMatch.__table__)
 inbound_keys = cast(Table, InboundKey.__table__)
+conversation_tokens = cast(Table, ConversationToken.__table__)
 
 # The order rows are inserted in: every foreign key points to a table earlier in the list.
 INSERT_ORDER = (
     leads,
     identities,
     conversations,
+    conversation_tokens,
     messages,
     snapshots,
     engagement_events,
@@ -161,8 +176,9 @@ def wanted(ops: Sequence[Op]) -> tuple[list[uuid.UUID], set[Identity], set[str]]
     """What a batch must read first: the conversations its turns update (sorted: rows are locked
     in one order), the identities its writes name, the idempotency keys they claim."""
     ids = sorted({op.conversation_id for op in ops if isinstance(op, TurnWrite)})
-    names = {i for op in ops for i in op.identities}
-    keys = {op.idempotency_key for op in ops if op.idempotency_key is not None}
+    writes = [op for op in ops if not isinstance(op, TokenGrant)]
+    names = {i for op in writes for i in op.identities}
+    keys = {op.idempotency_key for op in writes if op.idempotency_key is not None}
     return ids, names, keys
 
 
@@ -181,6 +197,16 @@ class _Planner:
         self._new_id = new_id
 
     def add(self, op: Op) -> Outcome:
+        if isinstance(op, TokenGrant):
+            self.plan.inserts[conversation_tokens].append(
+                {
+                    "token_sha256": op.token_sha256,
+                    "conversation_id": op.conversation_id,
+                    "created_at": op.created_at,
+                    "expires_at": op.expires_at,
+                }
+            )
+            return op
         key = op.idempotency_key
         if key is not None and key in self._reads.claimed:
             return DuplicateInbound(key)

@@ -162,6 +162,11 @@ class SqlConversationStore:
         return self._writer.stats
 
     @property
+    def writer(self) -> GroupCommitWriter:
+        """The one writer of this process's conversations, for the web adapter's tokens."""
+        return self._writer
+
+    @property
     def key_reads(self) -> int:
         """Reads that went to the database (cache misses and returning-lead look-ups)."""
         return self._reader.reads

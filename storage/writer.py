@@ -28,12 +28,13 @@ from typing import Any
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from flows.ports import RandomIds, StoredConversation
+from flows.ports import NewConversation, RandomIds, StoredConversation, TurnWrite
 from storage import postgres, sqlite
-from storage.batch import Op, Outcome, plan_batch, wanted
+from storage.batch import Op, Outcome, TokenGrant, plan_batch, wanted
 from storage.db import WRITE, make_engine, make_sync_engine, writer
 
-_Item = tuple[Op, "asyncio.Future[StoredConversation]", asyncio.AbstractEventLoop]
+_Done = StoredConversation | TokenGrant
+_Item = tuple[Op, "asyncio.Future[_Done]", asyncio.AbstractEventLoop]
 
 
 @dataclass(slots=True)
@@ -66,12 +67,21 @@ class GroupCommitWriter:
         self._new_id = RandomIds()
         self.stats = WriterStats()
 
-    async def submit(self, op: Op) -> StoredConversation:
+    async def submit(self, op: NewConversation | TurnWrite) -> StoredConversation:
         """Queue one write; returns once it is committed (or raises why it was not)."""
+        stored = await self._queued(op)
+        assert isinstance(stored, StoredConversation)
+        return stored
+
+    async def grant(self, op: TokenGrant) -> None:
+        """Queue a conversation token; returns once it is committed (or raises why it was not)."""
+        await self._queued(op)
+
+    async def _queued(self, op: Op) -> _Done:
         if self._closing:
             raise RuntimeError("the writer is closed")
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[StoredConversation] = loop.create_future()
+        future: asyncio.Future[_Done] = loop.create_future()
         if self._thread is None:
             self._thread = threading.Thread(target=self._main, name="qualibot-writer", daemon=True)
             self._thread.start()
@@ -150,9 +160,7 @@ class GroupCommitWriter:
                     self._write([item], transaction)
                 return
             outcomes = [exc]
-        by_loop: dict[
-            asyncio.AbstractEventLoop, list[tuple[asyncio.Future[StoredConversation], Outcome]]
-        ] = {}
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[_Done], Outcome]]] = {}
         for (_, future, loop), outcome in zip(batch, outcomes, strict=True):
             by_loop.setdefault(loop, []).append((future, outcome))
         for loop, settled in by_loop.items():
@@ -181,7 +189,7 @@ class GroupCommitWriter:
         return outcomes
 
 
-def _settle_all(settled: list[tuple[asyncio.Future[StoredConversation], Outcome]]) -> None:
+def _settle_all(settled: list[tuple[asyncio.Future[_Done], Outcome]]) -> None:
     """Answer the callers of one batch (runs on their event loop)."""
     for future, outcome in settled:
         if future.done():

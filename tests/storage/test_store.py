@@ -27,6 +27,7 @@ from flows.ports import (
 )
 from storage.db import make_engine
 from storage.repositories import SqlConversationStore, SqlFlowVersionStore
+from storage.tokens import SqlTokenStore
 
 FLOW_ID = "storage_demo"
 AT = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -142,6 +143,35 @@ async def test_a_bad_write_in_a_batch_fails_alone(engine: AsyncEngine) -> None:
         assert store.stats.fallbacks >= 1
         for i, op in enumerate(ops):
             assert (await store.view(op.id) is None) == (i == 4)
+    finally:
+        await store.aclose()
+
+
+async def test_tokens_are_written_with_the_turns_and_a_bad_one_fails_alone(engine: AsyncEngine) -> None:
+    await _record_flow(engine)
+    store = SqlConversationStore(engine)
+    tokens = SqlTokenStore(engine, store.writer)
+    expires = AT + timedelta(days=30)
+    try:
+        created = await asyncio.gather(*(store.create(_new(f"t{i}")) for i in range(20)))
+        before, ops = store.stats.batches, store.stats.ops
+        grants = [tokens.add(f"{i:064x}", c.id, AT, expires) for i, c in enumerate(created)]
+        turns = [store.save_turn(_turn(c, "x")) for c in created]
+        await asyncio.gather(*grants, *turns)
+        assert store.stats.ops - ops == 40  # the tokens went through the turns' writer
+        assert store.stats.batches - before < 40  # and shared transactions with them
+        for i, c in enumerate(created):
+            assert await tokens.find(f"{i:064x}") == (c.id, expires)
+        stored = await asyncio.gather(*(store.load(c.id) for c in created))
+        turns = [store.save_turn(_turn(c, "y")) for c in stored if c is not None]
+        unknown = tokens.add("f" * 64, uuid.uuid4(), AT, expires)  # no such conversation
+        results = await asyncio.gather(unknown, *turns, return_exceptions=True)
+        assert [i for i, r in enumerate(results) if isinstance(r, BaseException)] == [0]
+        assert await tokens.find("f" * 64) is None
+        for c in created:
+            view = await store.view(c.id)
+            assert view is not None
+            assert view.conversation.version == 3
     finally:
         await store.aclose()
 
