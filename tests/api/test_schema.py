@@ -28,7 +28,13 @@ def fuzz(operation: Any, conversation: dict[str, Any]) -> set[int]:
     seen: set[int] = set()
 
     @given(case=operation.as_strategy(), real=st.booleans())
-    @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    @settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        database=None,
+        derandomize=True,  # the same cases every run: a pass or a finding never depends on the draw
+    )
     def check(case: Any, real: bool) -> None:
         if real and "conversation_id" in (case.path_parameters or {}):
             case.path_parameters["conversation_id"] = conversation["conversation_id"]
