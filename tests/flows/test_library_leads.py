@@ -190,6 +190,139 @@ LEADS: dict[str, dict[str, Lead]] = {
             "B",
         ),
     },
+    "champ": {
+        "ideal": Lead(
+            {
+                "challenge": said(
+                    ("lost_leads", "low_conversion"),
+                    "теряем заявки и плохая конверсия",
+                    "we lose leads and low conversion",
+                ),
+                "challenge_cost": said("band:3", "миллиона три в год", "about $40k a year"),
+                "role": said("owner", "я владелец", "I'm the owner"),
+                "budget_status": said("formed", "да, выделен", "yes, we have it"),
+                "budget_amount": said("band:3", "около 6 млн", "about $80k"),
+                "priority": said("top", "горит, задача номер один", "top priority, urgent"),
+                "timeline": said("band:0", "в этом месяце", "this month"),
+                "alternatives": said("only_us", "нет, только вас", "no, only you"),
+                "next_step": said("demo", "хочу демо", "book a demo"),
+                "name": NAME,
+                "phone": PHONE,
+                "email": EMAIL,
+            },
+            Stage.SQL,
+            "A",
+            called=True,
+        ),
+        "no_budget": Lead(
+            {
+                "challenge": said("manual_work", "много ручной работы", "too much manual work"),
+                "challenge_cost": said(("cmd:skip",), "пропустить", "skip"),
+                "role": said("head", "руководитель отдела", "head of sales"),
+                "approver": said("with_boss", "согласую с директором", "with my manager"),
+                "budget_status": said("not_formed", "пока не сформирован", "not formed yet"),
+                "priority": said("top3", "одна из главных", "one of the main ones"),
+                "timeline": said("band:1", "через пару месяцев", "in a couple of months"),
+                "alternatives": said(
+                    "comparing", "сравниваем несколько вариантов", "comparing a few vendors"
+                ),
+                "next_step": said("materials", "почитаю материалы", "send me materials"),
+                "email": OLEG_EMAIL,
+            },
+            Stage.NURTURE,
+            "C",
+        ),
+        "student": Lead(
+            {
+                "challenge": said("nothing", "просто смотрю", "just looking"),
+                "role": said(None, "я студент, пишу диплом", "I'm a student, writing my thesis"),
+            },
+            Stage.DISQUALIFIED,
+            None,
+            "student",
+        ),
+        "mid": Lead(
+            {
+                "challenge": said(
+                    ("lost_leads", "no_visibility"),
+                    "заявки теряются, нет отчётов",
+                    "leads get lost, no reports",
+                ),
+                "challenge_cost": said("band:1", "тысяч 200 в месяц", "about 3k usd"),
+                "role": said("head", "руководитель отдела", "head of sales"),
+                "approver": said("with_boss", "согласую с директором", "with my manager"),
+                "budget_status": said("forming", "формируем", "being planned"),
+                "budget_amount": said("band:1", "около 500 тыс", "about 5k usd"),
+                "priority": said("top3", "одна из главных", "one of the main ones"),
+                "timeline": said("band:2", "через полгода", "in six months"),
+                "alternatives": said(
+                    "comparing", "сравниваем несколько вариантов", "comparing a few vendors"
+                ),
+                "next_step": said("pricing", "пришлите цены", "send me pricing"),
+                "name": OLEG,
+                "email": OLEG_EMAIL,
+            },
+            Stage.MQL,
+            "B",
+        ),
+    },
+    "anum": {
+        "ideal": Lead(
+            {
+                "role": said("owner", "я собственник", "I'm the owner"),
+                "need": said(
+                    ("lead_handling", "integration"), "заявки и интеграция с CRM", "leads and CRM integration"
+                ),
+                "urgency": said("band:0", "как можно скорее", "as soon as possible"),
+                "cost_of_delay": said("yes", "да, ощутимо", "yes, definitely"),
+                "budget_status": said("formed", "да, выделен", "yes, we have it"),
+                "budget_amount": said("band:3", "около 6 млн", "about $80k"),
+                "next_step": said("demo", "хочу поговорить с менеджером", "talk to a manager"),
+                "name": NAME,
+                "phone": PHONE,
+                "email": EMAIL,
+            },
+            Stage.SQL,
+            "A",
+            called=True,
+        ),
+        "no_budget": Lead(
+            {
+                "role": said("head", "руководитель отдела продаж", "head of sales"),
+                "decision": said("with_boss", "согласую с директором", "with my manager"),
+                "need": said("reporting", "нужны отчёты", "we need reports"),
+                "urgency": said("band:1", "через пару месяцев", "in a couple of months"),
+                "cost_of_delay": said("no", "не особо", "not really"),
+                "budget_status": said("not_formed", "бюджета пока нет", "no budget yet"),
+                "next_step": said("materials", "почитаю материалы", "send me materials"),
+                "email": OLEG_EMAIL,
+            },
+            Stage.NURTURE,
+            "C",
+        ),
+        "student": Lead(
+            {"role": said(None, "я студент", "I'm a student")},
+            Stage.DISQUALIFIED,
+            None,
+            "student",
+        ),
+        "mid": Lead(
+            {
+                "role": said("head", "руководитель отдела", "head of sales"),
+                "decision": said("me", "сам решаю", "my call"),
+                "need": said(("lead_handling", "reporting"), "заявки и отчёты", "leads and reports"),
+                "urgency": said("band:2", "через полгода", "in six months"),
+                "cost_of_delay": said("yes", "да", "yes"),
+                "budget_status": said("forming", "формируем", "being planned"),
+                "budget_amount": said("band:1", "около 500 тыс", "about 5k usd"),
+                "next_step": said("pricing", "пришлите цены", "send me pricing"),
+                "name": OLEG,
+                "email": OLEG_EMAIL,
+            },
+            Stage.MQL,
+            "B",
+        ),
+    },
 }
 
 
