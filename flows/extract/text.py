@@ -113,12 +113,16 @@ def _strip_markup(text: str) -> str:
     return _TAG_RE.sub(_tag_replacement, _drop_raw_blocks(text))
 
 
+_UNESCAPES = 8  # entities escaped inside entities, at most this deep
+
+
 def clean_text(text: str, max_len: int = 2000) -> str:
     """Make a typed answer safe to store and show.
 
     Drops control and zero-width characters (a zero-width joiner between two emoji stays),
     removes HTML/XML markup (script and style elements with their content), unescapes
-    entities and strips markup that was hidden in them, collapses every whitespace run to
+    entities (until none is left, so cleaning twice changes nothing) and strips markup that
+    was hidden in them, collapses every whitespace run to
     one space, and cuts the result to ``max_len`` characters. Emoji are kept.
     """
     if max_len <= 0 or not text:
@@ -133,9 +137,13 @@ def clean_text(text: str, max_len: int = 2000) -> str:
         return text.strip()[:max_len].rstrip()
     text = _INVISIBLE_RE.sub("", unicodedata.normalize("NFC", text))
     text = _strip_markup(text)
-    if "&" in text:
-        text = _strip_markup(html.unescape(text))
-        text = _INVISIBLE_RE.sub("", text)
+    for _ in range(_UNESCAPES):  # "&amp;not" is "&not" once, "¬" twice: unescape until it stays
+        if "&" not in text:
+            break
+        unescaped = html.unescape(text)
+        if unescaped == text:
+            break
+        text = _INVISIBLE_RE.sub("", _strip_markup(unescaped))
     text = _STRAY_ZWJ_RE.sub("", text)
     text = _WHITESPACE_RE.sub(" ", text).strip()
     if len(text) > max_len:
