@@ -15,6 +15,7 @@ import httpx
 
 from flows.model import Stage
 from flows.ports import Clock
+from flows.service import stored_text
 from handoff import signing
 from handoff.errors import DeliveryNotFound, EndpointNotFound, InvalidInput
 from handoff.settings import HandoffSettings
@@ -69,11 +70,11 @@ async def check_url(url: str, *, allow_private: bool) -> str:
         raise InvalidInput("url", f"at most {MAX_URL} characters")
     try:
         parsed = httpx.URL(url)
-    except httpx.InvalidURL as exc:
+        host = parsed.host  # decoded from IDNA here, so a broken A-label fails here
+    except (httpx.InvalidURL, UnicodeError) as exc:  # IDNA and encoding problems are UnicodeErrors
         raise InvalidInput("url", f"not a URL: {exc}") from None
     if parsed.scheme not in ("http", "https"):
         raise InvalidInput("url", "must start with https:// (or http://)")
-    host = parsed.host
     if not host:
         raise InvalidInput("url", "names no host")
     if parsed.userinfo:
@@ -119,7 +120,7 @@ def check_stage_map(stage_map: Mapping[str, str] | None) -> dict[str, str]:
         )
     checked = {}
     for stage, name in stage_map.items():
-        name = name.strip()
+        name = stored_text(name, MAX_STAGE_NAME + 1).strip()
         if not name or len(name) > MAX_STAGE_NAME or any(ord(c) < 32 for c in name):
             raise InvalidInput("stage_map", f"{stage}: a name of 1 to {MAX_STAGE_NAME} printable characters")
         checked[stage] = name

@@ -17,6 +17,7 @@ from flows.errors import LeadNotFound
 from flows.leads import CRM_STAGES, crm_outcome
 from flows.model import Stage
 from flows.ports import Clock
+from flows.service import stored_text
 from handoff.errors import InvalidInput
 from storage.outcomes import OutcomeResult, SqlOutcomes
 
@@ -50,7 +51,7 @@ class Outcomes:
         if when > now + CLOCK_SKEW:
             raise InvalidInput("at", "a time in the future; a CRM reports what already happened")
         when = min(when, now)  # a CRM's clock a little ahead must not make the next report stale
-        text = " ".join(reason.split())[:MAX_REASON] if reason else None
+        text = " ".join(stored_text(reason, 2 * MAX_REASON).split())[:MAX_REASON] if reason else None
         result = await self._store.apply(lead_id, stage, when, text or None, crm_outcome, now)
         if result is None:
             raise LeadNotFound(lead_id)
