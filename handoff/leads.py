@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from flows.model import JSON
 from flows.ports import LeadDetail, LeadFilter, LeadPage, LeadSummary, StoredConversation
-from handoff.payload import answer_list
+from handoff.payload import answer_list, source_of
 from storage.outbox import DeliveryView, SqlOutbox
 
 EXPORT_PAGE = 500
@@ -35,10 +35,12 @@ class LeadQueries(Protocol):
 @dataclass(frozen=True, slots=True)
 class LeadCard:
     """One lead for a person: the core's detail, each conversation's answers (question, text as
-    typed, parsed value, by conversation id) and the lead's deliveries, oldest first."""
+    typed, parsed value) and source (channel, page, referrer, UTM, pages seen) by conversation id,
+    and the lead's deliveries, oldest first."""
 
     detail: LeadDetail
     answers: dict[uuid.UUID, list[dict[str, Any]]]
+    sources: dict[uuid.UUID, dict[str, Any]]
     deliveries: tuple[DeliveryView, ...]
 
 
@@ -54,11 +56,14 @@ class LeadsForPeople:
         """Raises ``LeadNotFound``."""
         detail = await self._leads.get_lead(lead_id)
         answers = {}
+        sources = {}
         for view in detail.conversations:
-            rendered = await self._leads.conversation_handoff(view.conversation)
-            answers[view.conversation.id] = answer_list(rendered.get("answers"))
+            stored = view.conversation
+            rendered = await self._leads.conversation_handoff(stored)
+            answers[stored.id] = answer_list(rendered.get("answers"))
+            sources[stored.id] = source_of(rendered.get("source"), stored.channel)
         deliveries = await self._outbox.deliveries_of_lead(detail.lead.id)
-        return LeadCard(detail, answers, tuple(deliveries))
+        return LeadCard(detail, answers, sources, tuple(deliveries))
 
     async def every(self, filter: LeadFilter, *, limit: int) -> AsyncIterator[LeadSummary]:
         """Every lead the filter takes, newest first, at most ``limit``, a page at a time."""

@@ -79,7 +79,7 @@ def envelope_of(delivery: ClaimedDelivery, public_url: str) -> dict[str, Any]:
         "knockout": conversation.get("knockout"),
         "contact": contact | {"telegram_user_id": facts.telegram_user_id},
         "answers": answer_list(event.get("answers")),
-        "source": _source(event.get("source"), conversation.get("channel")),
+        "source": source_of(event.get("source"), conversation.get("channel")),
         "pages": list(facts.pages),
         "channel": conversation.get("channel"),
         "conversation_id": str(delivery.conversation_id),
@@ -120,7 +120,7 @@ def answer_list(answers: Any) -> list[dict[str, Any]]:
     ]
 
 
-def _source(facts: Any, channel: Any) -> dict[str, Any]:
+def source_of(facts: Any, channel: Any) -> dict[str, Any]:
     """Where the lead came from: channel, page, referrer, deep link, UTM, other facts."""
     facts = facts if isinstance(facts, dict) else {}
     utm = {k[4:]: v for k, v in facts.items() if k.startswith("utm_")}
