@@ -18,6 +18,7 @@ from fastapi import APIRouter, FastAPI, Request
 from starlette.responses import Response
 
 from api import errors
+from api.admin import AdminServices
 from api.chat import Chat
 from api.chat import router as chat_router
 from api.limits import BodyLimit, RateLimiter
@@ -46,6 +47,7 @@ class WebServices:
     clock: Clock
     ready: Callable[[], Awaitable[None]]  # raises when the database is unreachable or not migrated
     telegram: UpdateIntake | None = None  # where the Telegram webhook hands updates, when it is on
+    admin: AdminServices | None = None  # what the admin routes call, when they are served
 
 
 OpenServices = Callable[[], AbstractAsyncContextManager[WebServices]]
@@ -58,6 +60,9 @@ further call about that conversation sends `Authorization: Bearer <token>`. Send
 `question_id` and `version` of the question an answer is for: a double tap or an old button then
 changes nothing. A retried request with the same `Idempotency-Key` header returns the first result
 and is never applied twice. Errors are `{"error": "<code>", "message": "..."}`.
+
+The **admin API** (`/v1/webhooks`, `/v1/deliveries`, `/v1/leads`) is for the CRM and the sales
+team: every call sends `Authorization: Bearer <admin API key>` (`qualibot keys create` prints one).
 """
 
 

@@ -20,8 +20,10 @@ from flows.errors import (
     ConversationNotFound,
     FlowNotFound,
     InvalidLocale,
+    LeadNotFound,
     QualibotError,
 )
+from handoff.errors import DeliveryNotFound, EndpointNotFound, InvalidApiKey, InvalidInput
 
 log = structlog.get_logger(__name__)
 
@@ -31,6 +33,11 @@ DOMAIN_ERRORS: Mapping[type[QualibotError], tuple[int, str]] = {
     FlowNotFound: (422, "unknown_flow"),
     InvalidLocale: (422, "unsupported_locale"),
     ConcurrentUpdate: (409, "conflict"),
+    LeadNotFound: (404, "lead_not_found"),
+    EndpointNotFound: (404, "webhook_not_found"),
+    DeliveryNotFound: (404, "delivery_not_found"),
+    InvalidInput: (422, "invalid_request"),
+    InvalidApiKey: (401, "unauthorized"),
     QualibotError: (400, "bad_request"),
 }
 
@@ -103,7 +110,8 @@ def domain_status(exc: QualibotError) -> tuple[int, str]:
 async def _domain_error(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, QualibotError)
     status, code = domain_status(exc)
-    return error_response(status, code, str(exc))
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return error_response(status, code, str(exc), headers)
 
 
 async def _http_error(_request: Request, exc: Exception) -> Response:
