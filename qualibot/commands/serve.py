@@ -1,9 +1,10 @@
 """`qualibot serve`: the web API, the widget and its demo page, on uvicorn.
 
 The database must answer and be migrated (`qualibot migrate`); the server refuses to start
-otherwise, in one line. With ``--workers N`` uvicorn runs N processes on the same port; their
-Prometheus metrics are added up through a shared directory, so ``/metrics`` shows the whole
-server.
+otherwise, in one line. Each server process also delivers the handoff's webhooks (as `qualibot
+worker` does) unless started with ``--no-worker``. With ``--workers N`` uvicorn runs N
+processes on the same port; their Prometheus metrics are added up through a shared directory, so
+``/metrics`` shows the whole server.
 """
 
 from __future__ import annotations
@@ -30,6 +31,11 @@ def add_parser(subparsers: Any) -> None:
         "--workers", type=_workers, default=1, metavar="N", help="worker processes (default: 1)"
     )
     parser.add_argument("--access-log", action="store_true", help="log every request (off by default)")
+    parser.add_argument(
+        "--no-worker",
+        action="store_true",
+        help="do not deliver webhooks in this server (run `qualibot worker` for that instead)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -48,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
 
     from qualibot.logging import configure_logging
     from qualibot.settings import Settings
+    from qualibot.web import NO_WORKER
 
     settings = Settings()
     configure_logging(settings)
@@ -58,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
     sys.stdout.write(f"Qualibot is starting on http://{shown}:{args.port}\n")
     sys.stdout.write(f"The demo page: http://{shown}:{args.port}/demo\n")
     sys.stdout.flush()
+    os.environ[NO_WORKER] = "1" if args.no_worker else "0"
     metrics_dir = None
     if args.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         metrics_dir = tempfile.mkdtemp(prefix="qualibot-metrics-")

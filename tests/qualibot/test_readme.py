@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from api.admin import router
 from flows.spec import parse_flow
 from qualibot.cli import COMMANDS
 
@@ -31,3 +32,11 @@ def test_the_two_commands_come_first() -> None:
     text = README.read_text(encoding="utf-8")
     first_block = text.split("```sh\n", 1)[1].split("```", 1)[0]
     assert [line.split()[0:2] for line in first_block.splitlines()] == [["make", "run"], ["make", "test"]]
+
+
+def test_every_admin_route_is_in_the_readme() -> None:
+    text = README.read_text(encoding="utf-8")
+    for route in router.routes:
+        path = re.sub(r"\{[a-z_]+\}", "{id}", getattr(route, "path", ""))
+        for method in getattr(route, "methods", ()):
+            assert f"`{method} {path}" in text, f"{method} {path}"
