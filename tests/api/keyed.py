@@ -19,7 +19,7 @@ from qualibot.wiring import handoff_services, open_engine
 from tests.api.conftest import running, settings_for
 from tests.people import Played
 
-FAST = {
+FAST: dict[str, Any] = {
     "allow_private_webhooks": True,
     "retry_schedule": (0.0, 0.2, 0.2),
     "webhook_timeout": 2.0,
@@ -31,7 +31,8 @@ FAST = {
 def admin_settings(database_url: str, **handoff: Any) -> Settings:
     base = settings_for(database_url, rate_start="off", rate_ip="off", rate_conversation="off")
     values = FAST | handoff
-    return base.model_copy(update={"handoff": HandoffSettings(_env_file=None, **values)})  # type: ignore[call-arg]
+    handoff_settings = HandoffSettings(_env_file=None, **values)
+    return base.model_copy(update={"handoff": handoff_settings})
 
 
 @dataclass
