@@ -5,6 +5,7 @@ standardwebhooks package), the CRM reports the outcome back, and sales reads the
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import os
@@ -107,3 +108,41 @@ async def test_a_lead_goes_to_the_crm_and_its_outcome_comes_back(tmp_path: Path)
     finally:
         await receiver.close()
     assert "Traceback" not in log.read_text()
+
+
+async def test_serve_without_its_worker_leaves_the_delivery_to_qualibot_worker(tmp_path: Path) -> None:
+    env = dict(
+        os.environ,
+        QUALIBOT_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'qualibot.db'}",
+        QUALIBOT_LOG_LEVEL="WARNING",
+        QUALIBOT_ALLOW_PRIVATE_WEBHOOKS="1",
+        QUALIBOT_WORKER_POLL_INTERVAL="0.05",
+    )
+    qualibot(env, "migrate")
+    admin = {"Authorization": f"Bearer {qualibot(env, 'keys', 'create').strip().splitlines()[-1]}"}
+    receiver = await Receiver().start()
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    serve = [sys.executable, "-m", "qualibot.cli", "serve", "--port", str(port), "--no-worker"]
+    worker = [sys.executable, "-m", "qualibot.cli", "worker"]
+    try:
+        with (tmp_path / "serve.log").open("wb") as out, running(serve, env, f"{url}/readyz", out):
+            async with httpx.AsyncClient(base_url=url, timeout=10) as http:
+                body = {"url": receiver.url, "events": ["lead.sql"]}
+                assert (await http.post("/v1/webhooks", json=body, headers=admin)).status_code == 201
+                await qualify(http)
+                await asyncio.sleep(1.5)  # the in-process worker would have sent it within 0.1 s
+                assert receiver.requests == []
+                [lead] = (await http.get("/v1/leads", headers=admin)).json()["items"]
+                card = (await http.get(f"/v1/leads/{lead['id']}", headers=admin)).json()
+                assert card["deliveries"] == [], "nothing fanned the event out"
+
+                process = await asyncio.create_subprocess_exec(*worker, cwd=ROOT, env=env)
+                try:
+                    [request] = await receiver.wait_for(1, within=30)
+                finally:
+                    process.terminate()
+                    await asyncio.wait_for(process.wait(), 20)
+                assert request.headers["webhook-id"].startswith("msg_")
+    finally:
+        await receiver.close()
