@@ -400,10 +400,7 @@ async def message(
     result = await state.service.handle_message(conversation_id, inbound, idempotency_key=key)
     if not result.replayed:
         state.metrics.turns.labels(result.flow_id).inc()
-        finished = (
-            result.done and not result.stale and body.version is not None and result.version != body.version
-        )
-        if finished and result.outcome is not None:
+        if result.finished and result.outcome is not None:
             state.metrics.finished.labels(result.flow_id, result.outcome.value).inc()
     return json_response(turn_json(result), headers=replayed_headers(result))
 

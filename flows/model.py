@@ -398,7 +398,8 @@ class TurnResult:
     so and show the current question. ``replayed``: the idempotency key was seen before and this
     is the first result again. ``returning``: at the start, the channel identity belonged to a
     known lead. ``outcome`` is the conversation's stage once done: for metrics and logs, never to
-    be shown to the person."""
+    be shown to the person. ``finished``: this turn is the one that completed the conversation
+    (never a repeat after the end, nor a replay), so a channel counts each conversation once."""
 
     conversation_id: UUID
     lead_id: UUID
@@ -413,6 +414,7 @@ class TurnResult:
     replayed: bool = False
     returning: bool = False
     outcome: Stage | None = None
+    finished: bool = False
 
     def to_json(self) -> JSON:
         """The result as kept with an idempotency key (the lead id is read back from the

@@ -257,7 +257,8 @@ class ConversationService:
                     continue
                 except DuplicateInbound:
                     return await self._replay(key or "")
-                return replace(result, lead_id=saved.lead_id)
+                finished = result.done and not stored.state.completed
+                return replace(result, lead_id=saved.lead_id, finished=finished)
             raise ConcurrentUpdate(cid, -1)
 
     async def current(self, conversation_id: uuid.UUID | str) -> TurnResult:

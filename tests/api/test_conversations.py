@@ -30,9 +30,12 @@ def keys_of(value: Any) -> set[str]:
     return set()
 
 
-async def walk(http: httpx.AsyncClient, spec: FlowSpec, conversation: dict[str, Any]) -> list[dict[str, Any]]:
+async def walk(
+    http: httpx.AsyncClient, spec: FlowSpec, conversation: dict[str, Any], *, versions: bool = True
+) -> list[dict[str, Any]]:
     """Answer every question as a visitor would (taps and typing), sending the question and
-    version each answer is for; the turns' bodies, last one done."""
+    version each answer is for (unless ``versions`` is off, as a plain client may); the turns'
+    bodies, last one done."""
     turns = [conversation]
     for turn in range(40):
         current = turns[-1]
@@ -40,7 +43,9 @@ async def walk(http: httpx.AsyncClient, spec: FlowSpec, conversation: dict[str, 
             return turns
         state = current["state"]
         picked = answer(spec, state["question_id"], current["replies"][-1], turn)
-        body = picked.body | {"question_id": state["question_id"], "version": state["version"]}
+        body = picked.body
+        if versions:
+            body = body | {"question_id": state["question_id"], "version": state["version"]}
         reply = await http.post(
             f"/v1/conversations/{conversation['conversation_id']}/messages",
             json=body,
@@ -75,6 +80,28 @@ async def test_a_whole_conversation_in_russian(api: httpx.AsyncClient, bant: Flo
     assert progress == sorted(progress)
     for body in turns:
         assert not keys_of(body) & SECRET_WORDS, "the visitor must never see score, tier or stage"
+
+
+async def test_a_finished_conversation_is_counted_once_by_flow_and_outcome(
+    api: httpx.AsyncClient, bant: FlowSpec
+) -> None:
+    plain = await start(api)
+    await walk(api, bant, plain, versions=False)  # a client that sends no version
+    await walk(api, bant, await start(api))
+    after = await api.post(
+        f"/v1/conversations/{plain['conversation_id']}/messages", json={"text": "ещё"}, headers=bearer(plain)
+    )
+    assert after.status_code == 200
+    assert after.json()["done"] is True
+    metrics = (await api.get("/metrics")).text
+    counted = [
+        line
+        for line in metrics.splitlines()
+        if line.startswith('qualibot_conversations_finished_total{flow="bant"')
+    ]
+    assert sum(float(line.rsplit(" ", 1)[1]) for line in counted) == 2.0, counted
+    assert all('outcome="' in line for line in counted)
+    assert 'qualibot_turns_total{flow="bant"} ' in metrics
 
 
 async def test_resume_shows_the_transcript_and_the_waiting_question(api: httpx.AsyncClient) -> None:
