@@ -267,9 +267,28 @@ async def test_starting_conversations_is_limited_per_address(sqlite_url: str) ->
 async def test_messages_are_limited_per_conversation(sqlite_url: str) -> None:
     async with running(build_app(settings_for(sqlite_url, rate_conversation="5/minute"))) as http:
         conversation, other = await start(http), await start(http)
-        codes = [(await answer_text(http, conversation, "не знаю")).status_code for _ in range(7)]
-        assert codes == [200] * 5 + [429] * 2
+        replies = [await answer_text(http, conversation, "не знаю") for _ in range(7)]
+        assert [r.status_code for r in replies] == [200] * 5 + [429] * 2
+        assert 1 <= int(replies[-1].headers["Retry-After"]) <= 12
         assert (await answer_text(http, other, "не знаю")).status_code == 200
+
+
+async def test_requests_are_limited_per_address(sqlite_url: str) -> None:
+    app = build_app(settings_for(sqlite_url, rate_ip="4/minute"))
+    async with running(app) as http:
+        conversation = await start(http)  # every chat request counts, a start too
+        path = f"/v1/conversations/{conversation['conversation_id']}"
+        codes = [(await answer_text(http, conversation, "не знаю")).status_code for _ in range(3)]
+        resumed = await http.get(path, headers=bearer(conversation))
+        assert codes == [200] * 3
+        assert resumed.status_code == 429
+        assert 1 <= int(resumed.headers["Retry-After"]) <= 15
+        assert resumed.json()["error"] == "too_many_requests"
+        assert "address" in resumed.json()["message"]
+        metrics = (await http.get("/metrics")).text
+        assert 'qualibot_rate_limited_total{limit="requests from this address"} 1.0' in metrics
+    async with running(app, client=("198.51.100.30", 1)) as other:
+        assert (await other.get(path, headers=bearer(conversation))).status_code == 200
 
 
 async def test_forwarded_for_counts_only_through_a_trusted_proxy(sqlite_url: str) -> None:
