@@ -1,9 +1,11 @@
 """What can be checked of the container here (no Docker engine): the Dockerfile copies every
-package and runs the README's install steps, the compose variables are real settings, and the
-entrypoint migrates and then runs the command it is given."""
+package and runs the README's install steps, the compose variables are real settings, the
+entrypoint migrates and then runs the command it is given, and compose's own command, through the
+entrypoint, serves the chat from a fresh PostgreSQL database."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -14,12 +16,15 @@ import sysconfig
 import tomllib
 from pathlib import Path
 
+import httpx
 import pytest
 import yaml
 from pydantic_settings import BaseSettings
 
+from bench.process import free_port, running
 from qualibot.cli import build_parser
 from qualibot.settings import Settings
+from tests.conftest import fresh_database
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -276,6 +281,60 @@ def test_entrypoint_migrates_then_runs_the_command(tmp_path: Path) -> None:
     assert re.search(r"is up to date$", first)
     assert json.loads(second)["min"] == 2_000_000
     assert (tmp_path / "data" / "qualibot.db").exists()
+
+
+def _launcher(tmp_path: Path) -> Path:
+    """A ``qualibot`` on PATH that runs this checkout, as the image's installed script does."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    launcher = bin_dir / "qualibot"
+    launcher.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m qualibot.cli "$@"\n', encoding="utf-8")
+    launcher.chmod(0o755)
+    return bin_dir
+
+
+def _serve_as_compose_does(tmp_path: Path, database_url: str) -> None:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
+    service = compose["services"]["qualibot"]
+    command = list(service["command"])
+    port = free_port()
+    command[command.index("--port") + 1] = str(port)
+    env = (
+        os.environ
+        | {k: str(v) for k, v in service["environment"].items()}
+        | {"PATH": f"{_launcher(tmp_path)}:{os.environ['PATH']}", "QUALIBOT_DATABASE_URL": database_url}
+    )
+    url = f"http://127.0.0.1:{port}"
+    log = tmp_path / "compose.log"
+    entrypoint = ["sh", str(ROOT / "docker-entrypoint.sh"), *command]
+    with log.open("wb") as out, running(entrypoint, env, f"{url}/readyz", out, timeout=120):
+        assert httpx.get(f"{url}/demo", timeout=10).status_code == 200
+        started = httpx.post(f"{url}/v1/conversations", json={"flow": "bant", "locale": "ru"}, timeout=10)
+        assert started.status_code == 201
+        body = started.json()
+        auth = {"Authorization": f"Bearer {body['token']}"}
+        first = body["replies"][-1]["buttons"][0]["id"]
+        answer = {
+            "choice": first,
+            "question_id": body["state"]["question_id"],
+            "version": body["state"]["version"],
+        }
+        path = f"{url}/v1/conversations/{body['conversation_id']}"
+        answered = httpx.post(f"{path}/messages", json=answer, headers=auth, timeout=10)
+        assert answered.status_code == 200
+        assert answered.json()["state"]["progress"]["answered"] == 1
+        resumed = httpx.get(path, headers=auth, timeout=10).json()
+        assert [m["sender"] for m in resumed["messages"]].count("visitor") == 1
+        assert resumed["state"]["question_id"] == answered.json()["state"]["question_id"]
+    printed = log.read_text()
+    assert printed.index("is up to date") < printed.index("The demo page:")  # migrated, then served
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+async def test_compose_serves_the_chat_from_a_fresh_postgresql(tmp_path: Path) -> None:
+    async with fresh_database("postgresql", tmp_path, migrated=False) as url:
+        await asyncio.to_thread(_serve_as_compose_does, tmp_path, url)
 
 
 def test_the_build_context_leaves_out_the_environment_and_keeps_what_is_copied() -> None:
