@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import struct
 import threading
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -32,6 +34,7 @@ REQUIRE = os.environ.get("QUALIBOT_REQUIRE_BROWSER") == "1"
 BOT = "qualibot_demo_bot"
 WAIT_MS = 10_000
 NONCE = "c2l0ZS1ub25jZQ"
+THEMED = "/themed"
 
 
 # Module-scoped: Playwright's sync API keeps an event loop running in this thread while it is
@@ -64,7 +67,9 @@ class Site:
     server: Server
 
 
-def site_page(bot: str, path: str) -> bytes:
+def site_page(bot: str, path: str, origin: str) -> bytes:
+    if path == THEMED:
+        return themed_page(bot, origin)
     title = {"/": "Главная", "/pricing": "Цены"}.get(path, "Страница")
     return f"""<!doctype html><html lang="ru"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1"><title>{title}</title></head>
@@ -73,10 +78,39 @@ def site_page(bot: str, path: str) -> bytes:
 </body></html>""".encode()
 
 
-def site_policy(bot: str) -> str:
+def themed_page(bot: str, origin: str) -> bytes:
+    """An English site that themes the widget: its data- attributes and CSS custom properties."""
+    return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>Acme</title>
+<style nonce="{NONCE}">html {{ --qualibot-bg: #fef3c7; --qualibot-radius: 4px }}</style></head>
+<body><main><h1>Acme</h1><p>A site that themes the chat.</p></main>
+<script src="{bot}/widget.js" data-flow="bant" data-locale="en" data-color="#0f766e" data-position="left"
+ data-title="Acme sales" data-avatar="{origin}/avatar.png" nonce="{NONCE}" async></script>
+</body></html>""".encode()
+
+
+def png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
+    """A plain-coloured PNG (the themed site's avatar)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = b"".join(b"\x00" + bytes(rgb) * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     return (
-        f"default-src 'none'; script-src {bot} 'nonce-{NONCE}'; connect-src {bot}; img-src {bot}; "
-        "style-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'; "
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+def site_policy(bot: str, path: str = "/") -> str:
+    # The themed page styles itself with a nonce and shows its own avatar; the others use no style.
+    styles, images = (f"'nonce-{NONCE}'", f"{bot} 'self'") if path == THEMED else ("'none'", bot)
+    return (
+        f"default-src 'none'; script-src {bot} 'nonce-{NONCE}'; connect-src {bot}; img-src {images}; "
+        f"style-src {styles}; base-uri 'none'; form-action 'none'; frame-ancestors 'none'; "
         "require-trusted-types-for 'script'; trusted-types qualibot"
     )
 
@@ -98,10 +132,14 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
-                body = site_page(bot.url, self.path.split("?")[0])
+                path = self.path.split("?")[0]
+                if path == "/avatar.png":
+                    body, kind = png(40, 40, (234, 88, 12)), "image/png"
+                else:
+                    body, kind = site_page(bot.url, path, origin), "text/html; charset=utf-8"
                 self.send_response(200)
-                self.send_header("Content-Type", "text/html; charset=utf-8")
-                self.send_header("Content-Security-Policy", site_policy(bot.url))
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Security-Policy", site_policy(bot.url, path))
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)

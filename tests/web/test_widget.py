@@ -5,13 +5,14 @@ keyboard, a strict-CSP site on another origin, page views, the Telegram handover
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Dialog, Page, Request, Route, expect
 
 from flows.spec import FlowSpec
-from tests.web.conftest import AXE, BOT, Chat, Site, database_rows, screenshot
+from tests.web.conftest import AXE, BOT, THEMED, Chat, Site, database_rows, screenshot
 
 XSS = [
     "<script>window.__xss = 1</script>",
@@ -356,3 +357,35 @@ def test_hostile_text_is_shown_as_text(page: Page, site: Site) -> None:
     )
     assert not {"script", "img", "iframe", "object", "a"} & set(tags), "nothing was injected"
     assert page.evaluate("() => document.querySelectorAll('img, iframe').length") == 0
+
+
+def test_theming_and_english_texts(page: Page, site: Site) -> None:
+    page.goto(f"{site.url}{THEMED}")
+    chat = Chat(page, site.server.url, locale="en")
+    expect(chat.launcher).to_have_attribute("aria-label", "Open the chat")
+    box = chat.launcher.bounding_box()
+    assert box is not None
+    assert box["x"] < 100, "data-position=left puts the launcher on the left"
+    assert chat.launcher.evaluate("b => getComputedStyle(b).backgroundColor") == "rgb(15, 118, 110)"
+    assert chat.launcher.evaluate("b => getComputedStyle(b).color") == "rgb(255, 255, 255)", (
+        "ink readable on it"
+    )
+    chat.open()
+    expect(page.locator("div[data-qualibot] #qb-title")).to_have_text("Acme sales")
+    image = page.locator("div[data-qualibot] img.avatar")
+    expect(image).to_have_attribute("src", f"{site.url}/avatar.png")
+    assert image.evaluate("i => i.complete && i.naturalWidth") == 40
+    panel = chat.panel.evaluate(
+        "p => [getComputedStyle(p).backgroundColor, getComputedStyle(p).borderRadius]"
+    )
+    assert panel == ["rgb(254, 243, 199)", "4px"], "CSS custom properties of the page reach the panel"
+    panel_box = chat.panel.bounding_box()
+    assert panel_box is not None
+    assert panel_box["x"] < 100, "the panel opens on the launcher's side"
+    lines = chat.lines()
+    assert lines[0][0] == "bot"
+    assert lines[0][1].startswith("Hi!"), "the flow speaks the page's language"
+    assert lines[-1] == ("bot", chat.state()["replies"][-1]["text"])
+    expect(chat.subtitle).to_have_text(f"Question 1 of {chat.state()['state']['progress']['total']}")
+    expect(chat.input).to_have_attribute("placeholder", re.compile(r"[A-Za-z]"))
+    screenshot(page, "widget-themed-en")
