@@ -323,6 +323,81 @@ LEADS: dict[str, dict[str, Lead]] = {
             "B",
         ),
     },
+    "meddic": {
+        "ideal": Lead(
+            {
+                "role": said("executive", "я генеральный директор", "I'm the CEO"),
+                "company_size": said("band:2", "около 1200 человек", "about 1,200 people"),
+                "pain": said(
+                    ("lost_leads", "no_visibility"),
+                    "теряем заявки и не видим воронку",
+                    "lost leads, no reports",
+                ),
+                "metric": said("conversion", "конверсия", "conversion"),
+                "metric_values": said(None, "конверсия 2% → 4%", "conversion 2% -> 4%"),
+                "economic_buyer": said("me", "я сам", "me"),
+                "eb_budget": said("approved", "да, утверждён", "yes, approved"),
+                "criteria": said(
+                    ("integrations", "security"), "интеграции и безопасность", "integrations and security"
+                ),
+                "process": said("pilot", "сначала пилот", "a pilot first"),
+                "timeline": said("band:0", "в этом квартале", "this quarter"),
+                "next_step": said("meeting", "давайте встречу", "let's set up a meeting"),
+                "name": NAME,
+                "phone": PHONE,
+                "email": EMAIL,
+            },
+            Stage.SQL,
+            "A",
+            called=True,
+        ),
+        "no_budget": Lead(
+            {
+                "role": said("head", "руководитель отдела продаж", "head of sales"),
+                "company_size": said("band:1", "человек 300", "around 300"),
+                "pain": said("legacy", "старая CRM", "old CRM"),
+                "metric": said("cycle", "цикл сделки", "sales cycle"),
+                "metric_values": said(("cmd:skip",), "пропустить", "skip"),
+                "economic_buyer": said("known", "финдиректор", "the CFO"),
+                "eb_budget": said("not_yet", "пока нет", "not yet"),
+                "criteria": said("price", "цена", "price"),
+                "process": said("tender", "тендер", "tender"),
+                "timeline": said("band:2", "до конца года", "by the end of the year"),
+                "next_step": said("materials", "пришлите материалы", "send me materials"),
+                "name": OLEG,
+                "email": OLEG_EMAIL,
+            },
+            Stage.NURTURE,
+            "C",
+        ),
+        "student": Lead(
+            {"role": said(None, "я студент", "I'm a student")},
+            Stage.DISQUALIFIED,
+            None,
+            "student",
+        ),
+        "mid": Lead(
+            {
+                "role": said("head", "руководитель отдела продаж", "head of sales"),
+                "company_size": said("band:1", "человек 300", "around 300"),
+                "pain": said(("lost_leads", "legacy"), "теряем заявки, старая CRM", "lost leads, old CRM"),
+                "metric": said("conversion", "конверсия", "conversion"),
+                "metric_values": said(None, "примерно 3% → 5%", "about 3% -> 5%"),
+                "economic_buyer": said("known", "финдиректор", "the CFO"),
+                "eb_budget": said("planned", "планируем", "planning"),
+                "criteria": said(
+                    ("integrations", "support"), "интеграции и поддержка", "integrations and support"
+                ),
+                "process": said("direct", "после демо", "after a demo"),
+                "timeline": said("band:1", "через полгода", "in six months"),
+                "next_step": said("materials", "пришлите материалы", "send me materials"),
+                "name": OLEG,
+                "email": OLEG_EMAIL,
+            },
+            Stage.MQL,
+            "B",
+        ),
+    },
 }
 
 
