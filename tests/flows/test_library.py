@@ -32,7 +32,7 @@ LOCALES = ["ru", "en"]
 DOC = Path(__file__).resolve().parents[2] / "docs" / "flow-format.md"
 CYRILLIC = re.compile("[а-яё]", re.IGNORECASE)
 GREETING_RANGE = re.compile(r"(\d+)\s*(?:–|-|до|to)\s*(\d+)")
-SAMPLE = 8000  # paths per flow: enough to reach every tier, closing and stage of the shipped flows
+SAMPLE = 12000  # paths per flow: enough to reach every tier, closing and stage of the shipped flows
 
 TYPED = {
     QuestionKind.NAME: "Maria Ivanova",

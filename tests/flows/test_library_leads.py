@@ -16,7 +16,7 @@ import pytest
 from flows.compiled import CompiledFlow, compile_flow
 from flows.engine import closing_index
 from flows.model import Stage
-from flows.spec import load_library_flow
+from flows.spec import LIBRARY, load_library_flow
 
 OpenChat = Callable[..., Any]
 LOCALES = ("ru", "en")
@@ -398,6 +398,65 @@ LEADS: dict[str, dict[str, Lead]] = {
             "B",
         ),
     },
+    "puzzle": {
+        "ideal": Lead(
+            {
+                "process": said("sales", "отдел продаж", "sales pipeline"),
+                "experience": said("replacing", "да, есть система", "yes, we have a system"),
+                "pain": said("measurable", "теряем деньги", "we lose money"),
+                "decision_chain": said("mapped", "да, знаю всех", "yes, I know them"),
+                "vendor": said("criteria", "есть критерии и шорт-лист", "we have a shortlist"),
+                "budget_status": said("allocated", "да, выделен", "yes, approved"),
+                "budget_amount": said("band:2", "около 15 млн", "about $200k"),
+                "deadlines": said("band:0", "в этом квартале", "this quarter"),
+                "next_step": said("demo", "хочу поговорить с менеджером", "talk to a manager"),
+                "name": NAME,
+                "phone": PHONE,
+                "email": EMAIL,
+            },
+            Stage.SQL,
+            "A",
+            called=True,
+        ),
+        "no_budget": Lead(
+            {
+                "process": said("service", "поддержка", "support"),
+                "experience": said("partly", "частично, эксель", "partly, spreadsheets"),
+                "pain": said("measurable", "теряем деньги", "we lose money"),
+                "decision_chain": said("mapped", "да, знаю всех", "yes, I know them"),
+                "vendor": said("comparing", "сравниваем", "comparing"),
+                "budget_status": said("not_formed", "пока не понятно", "not clear yet"),
+                "deadlines": said("band:1", "через полгода", "in six months"),
+                "next_step": said("materials", "почитаю материалы", "send me materials"),
+                "email": OLEG_EMAIL,
+            },
+            Stage.NURTURE,
+            "C",
+        ),
+        "student": Lead(
+            {"process": said(None, "я студент", "I'm a student")},
+            Stage.DISQUALIFIED,
+            None,
+            "student",
+        ),
+        "mid": Lead(
+            {
+                "process": said("operations", "закупки", "procurement"),
+                "experience": said("partly", "частично, эксель", "partly, spreadsheets"),
+                "pain": said("felt", "неудобно", "it hurts"),
+                "decision_chain": said("partly", "частично", "partly"),
+                "vendor": said("comparing", "сравниваем", "comparing"),
+                "budget_status": said("longer", "в следующем году", "next year"),
+                "budget_amount": said("band:1", "около 3 млн", "about $40k"),
+                "deadlines": said("band:2", "в течение года", "within a year"),
+                "next_step": said("pricing", "пришлите цены", "send me pricing"),
+                "name": OLEG,
+                "email": OLEG_EMAIL,
+            },
+            Stage.MQL,
+            "B",
+        ),
+    },
 }
 
 
@@ -452,3 +511,9 @@ def _closing_of(chat: Any) -> int:
     found = closing_index(chat.flow, state.stage.value, state.tier, state.answers, state.facts)
     assert found is not None
     return found
+
+
+def test_every_shipped_flow_has_its_leads() -> None:
+    assert set(LEADS) == set(LIBRARY)
+    for flow_id, leads in LEADS.items():
+        assert {"ideal", "no_budget", "student", "mid"} <= set(leads), flow_id
