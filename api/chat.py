@@ -69,7 +69,7 @@ class Chat:
         self.limit(self.conversation_limit, conversation_id, "messages in this conversation")
 
 
-def chat(request: Request) -> Chat:
+async def chat(request: Request) -> Chat:
     state: Chat = request.app.state.chat
     state.limit(state.ip_limit, state.client(request), "requests from this address")
     return state
