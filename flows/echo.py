@@ -12,7 +12,7 @@ from typing import Any, Final
 
 from flows.extract.text import word_table
 from flows.spec import tr
-from flows.texts import format_number
+from flows.texts import amount_words, format_number
 
 _NOTED: Final = {"ru": "Записал: {}", "en": "Noted: {}"}
 _ABOUT: Final = {"ru": "около {}", "en": "about {}"}
@@ -22,21 +22,13 @@ _RANGE: Final = {"ru": "от {} до {}", "en": "{}–{}"}
 _NO_BUDGET: Final = {"ru": "бюджета нет", "en": "no budget"}
 _UNLIMITED: Final = {"ru": "бюджет без ограничений", "en": "a budget with no upper limit"}
 _ASAP: Final = {"ru": "как можно скорее", "en": "as soon as possible"}
+_IN_DAYS: Final = {"ru": "через {} дн.", "en": "in {} days"}
+_IN_MONTHS: Final = {"ru": "через {} мес.", "en": "in {} months"}
 _BY: Final = {"ru": "к {}", "en": "by {}"}
-_SYMBOLS: Final = {"RUB": "₽", "USD": "$", "EUR": "€", "GBP": "£"}
-_PREFIXED: Final = frozenset({"USD", "EUR", "GBP"})  # "$20,000" in English; "20 000 $" in Russian
 _MONTHS: Final = {
     "ru": word_table("января февраля марта апреля мая июня июля августа сентября октября ноября декабря"),
     "en": word_table("January February March April May June July August September October November December"),
 }
-
-
-def _amount(value: float, currency: str, locale: str) -> str:
-    number = format_number(value, locale)
-    symbol = _SYMBOLS.get(currency, currency)
-    if locale == "en" and currency in _PREFIXED:
-        return f"{symbol}{number}"
-    return f"{number} {symbol}"
 
 
 def money(value: Mapping[str, Any], currency: str, locale: str, *, approximate: bool) -> str:
@@ -49,13 +41,15 @@ def money(value: Mapping[str, Any], currency: str, locale: str, *, approximate: 
         return tr(_NO_BUDGET, locale)
     if low is not None and high is not None and low != high:
         if locale == "en":
-            return tr(_RANGE, locale).format(_amount(low, code, locale), _amount(high, code, locale))
-        return tr(_RANGE, locale).format(format_number(low, locale), _amount(high, code, locale))
+            return tr(_RANGE, locale).format(
+                amount_words(low, code, locale), amount_words(high, code, locale)
+            )
+        return tr(_RANGE, locale).format(format_number(low, locale), amount_words(high, code, locale))
     if low is not None and high is None:
-        return tr(_FROM, locale).format(_amount(low, code, locale))
+        return tr(_FROM, locale).format(amount_words(low, code, locale))
     if low is None and high is not None:
-        return tr(_UP_TO, locale).format(_amount(high, code, locale))
-    shown = _amount(float(low or 0), code, locale)
+        return tr(_UP_TO, locale).format(amount_words(high, code, locale))
+    shown = amount_words(float(low or 0), code, locale)
     return tr(_ABOUT, locale).format(shown) if approximate else shown
 
 
@@ -72,6 +66,16 @@ def timeline(days: int, today: date, locale: str) -> str:
     month = _MONTHS.get(locale, _MONTHS["en"])[target.month - 1]
     shown = f"{target.day} {month}" if target.year == today.year else f"{target.day} {month} {target.year}"
     return tr(_BY, locale).format(shown)
+
+
+def days(value: float, locale: str) -> str:
+    """A timeline without a date to count from: "через 14 дн.", "in 3 months", "как можно скорее"
+    (in months from 60 days on)."""
+    if value <= 0:
+        return tr(_ASAP, locale)
+    if value >= 60:
+        return tr(_IN_MONTHS, locale).format(format_number(round(value / 30.4), locale))
+    return tr(_IN_DAYS, locale).format(format_number(value, locale))
 
 
 def noted(what: str, locale: str) -> str:

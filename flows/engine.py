@@ -62,8 +62,8 @@ from flows.events import (
 from flows.extract import ChoiceOption, clean_text, read, read_choice
 from flows.facts import apply_event
 from flows.machine import DONE, NEW, Cursor
-from flows.model import Answer, Button, ConversationState, Inbound, Reply, Score, Stage, Turn
-from flows.scoring import score
+from flows.model import Answer, Button, ConversationState, Inbound, Reply, Stage, Turn
+from flows.scoring import restage, score
 from flows.spec import BANDED_KINDS, QuestionKind
 from flows.texts import BAND_PREFIX, LocaleTexts
 
@@ -530,23 +530,7 @@ def _on_event(flow: CompiledFlow, state: ConversationState, inbound: Inbound) ->
     events: tuple[DomainEvent, ...] = ()
     if stage != updated.stage:
         events = (LeadStageChanged(updated.stage, stage, result.total, result.tier),)
-    return Turn(rescored, (), events, _restaged(result, stage))
-
-
-def _restaged(result: Score, stage: Stage) -> Score:
-    if result.stage == stage:
-        return result
-    return Score(
-        total=result.total,
-        fit=result.fit,
-        engagement=result.engagement,
-        stage=stage,
-        tier=result.tier,
-        breakdown=result.breakdown,
-        confirmed=result.confirmed,
-        knockout=result.knockout,
-        hand_raise=result.hand_raise,
-    )
+    return Turn(rescored, (), events, restage(flow, updated, result, stage))
 
 
 # --------------------------------------------------------------------------- the step

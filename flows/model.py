@@ -304,7 +304,7 @@ class ConversationState:
         )
 
 
-ScoreCategory = Literal["fit", "engagement", "junk", "cap"]
+ScoreCategory = Literal["summary", "fit", "engagement", "junk", "cap"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,16 +39,18 @@ Everything is computed in spec order from plain lookups, so the same input gives
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from flows.compiled import CompiledFlow, CompiledQuestion
 from flows.conditions import chosen_ids, is_answered, numeric_value
+from flows.echo import days, money
 from flows.extract import email_flags, is_lowercase_name, looks_gibberish
 from flows.model import Answer, ConversationState, Score, ScoreLine, Stage
 from flows.spec import BANDED_KINDS, QuestionKind, tr
-from flows.texts import BreakdownTexts, LocaleTexts, format_number
+from flows.texts import BreakdownTexts, LocaleTexts, amount_words, format_number
 
 _TEXT_KINDS = (QuestionKind.NAME, QuestionKind.COMPANY, QuestionKind.TEXT)
 _JUNK_KINDS = frozenset({QuestionKind.EMAIL, *_TEXT_KINDS})
@@ -57,72 +59,58 @@ _JUNK = ("lowercase_name", "free_email", "disposable_email", "gibberish")
 
 @dataclass(frozen=True, slots=True)
 class Scored:
-    """What one answer adds to a score: its fit line, whether it raised a hand, and the junk
-    signals it shows (``lowercase_name``, ``free_email``, ``disposable_email``, ``gibberish``)."""
+    """What one answer adds to a score: its fit line, whether it raised a hand, the junk signals
+    it shows (``lowercase_name``, ``free_email``, ``disposable_email``, ``gibberish``), and its
+    value in words for the leading line ("" when it was not understood or skipped)."""
 
     line: ScoreLine
     hand: bool
     junk: tuple[str, ...]
+    shown: str = ""
 
 
-def _range_words(
-    flow: CompiledFlow,
-    question: CompiledQuestion,
-    value: Mapping[str, Any],
-    amount: float,
-    texts: LocaleTexts,
+def _amount(
+    flow: CompiledFlow, question: CompiledQuestion, answer: Answer, number: float | None, locale: str
 ) -> str:
-    """A range value (its amount in the flow currency worked out) in words: ``2 000 000 RUB``,
-    ``1 000 000–2 000 000 RUB``, ``$15,000 ≈ ...``."""
-    spec = flow.spec
-    locale = texts.locale
-    own_unit = texts.breakdown.units[question.id]
-    low, high = value.get("min"), value.get("max")
-    currency = value.get("currency")
-    foreign = (
-        isinstance(currency, str)
-        and currency != spec.currency
-        and currency in spec.exchange_rates
-        and question.kind is QuestionKind.MONEY
-    )
-    unit = f" {currency}" if foreign else own_unit
-    if isinstance(low, int | float) and isinstance(high, int | float) and low != high:
-        shown = f"{format_number(low, locale)}–{format_number(high, locale)}{unit}"
-    elif foreign:
-        shown = f"{format_number(amount / spec.exchange_rates[str(currency)], locale)}{unit}"
-    else:
-        return f"{format_number(amount, locale)}{unit}"
-    if foreign or question.kind is QuestionKind.MONEY:
-        return f"{shown} ≈ {format_number(amount, locale)}{own_unit}"
-    return shown
-
-
-def _number_words(
-    flow: CompiledFlow, question: CompiledQuestion, answer: Answer, number: float | None, texts: LocaleTexts
-) -> str:
-    """A banded answer's value in words (``number`` is its :func:`numeric_value`)."""
+    """A number, money or timeline answer's value as people write it ("3 000 000 ₽", "$15,000 ≈
+    1 350 000 ₽", "через 14 дн.", "от 10 до 50"); ``number`` is its :func:`numeric_value`."""
+    value = answer.value
+    kind = question.kind
+    if kind is QuestionKind.MONEY and isinstance(value, Mapping) and _plain_range(value):
+        own = flow.spec.currency
+        shown = money(value, own, locale, approximate=False)
+        code = value.get("currency")
+        if code in flow.spec.exchange_rates and number is not None and not value.get("unlimited"):
+            shown = f"{shown} ≈ {amount_words(number, own, locale)}"
+        return shown
     if number is None:
         return ""
-    value = answer.value
-    if isinstance(value, Mapping):
-        return _range_words(flow, question, value, number, texts)
-    return format_number(number, texts.locale) + texts.breakdown.units[question.id]
+    if kind is QuestionKind.TIMELINE:
+        return days(number, locale)
+    return format_number(number, locale)
 
 
-def _value_words(question: CompiledQuestion, answer: Answer, texts: LocaleTexts) -> str:
-    """An answer without options or bands in words: yes/no, or the value as it is."""
-    value = answer.value
-    if question.kind is QuestionKind.YES_NO and isinstance(value, bool):
-        return texts.breakdown.words["yes" if value else "no"]
-    if question.kind in BANDED_KINDS:
-        return ""
-    return str(value) if value is not None else ""
+def _plain_range(value: Mapping[str, Any]) -> bool:
+    """A stored money value as the engine writes it: its ends finite numbers or missing."""
+    ends = (value.get("min"), value.get("max"))
+    return all(
+        end is None or (isinstance(end, int | float) and not isinstance(end, bool) and math.isfinite(end))
+        for end in ends
+    )
+
+
+def _said(raw: str, shown: str, quotes: tuple[str, str]) -> str:
+    """What was answered: the value alone when it is what the person tapped or typed, else the
+    words as typed and what they were understood as (``«да есть» → Да, утверждён``)."""
+    if not shown or raw.strip().casefold() == shown.casefold():
+        return shown or f"{quotes[0]}{raw}{quotes[1]}"
+    return f"{quotes[0]}{raw}{quotes[1]} → {shown}"
 
 
 def scored(flow: CompiledFlow, question: CompiledQuestion, answer: Answer, texts: LocaleTexts) -> Scored:
     """What answering ``question`` with ``answer`` adds to a score (reasons in ``texts``)."""
     answered = is_answered(answer)
-    points, reason, hand = _fit(flow, question, answer, answered, texts)
+    points, reason, hand, shown = _fit(flow, question, answer, answered, texts)
     line = ScoreLine(
         category="fit",
         source=question.id,
@@ -133,7 +121,8 @@ def scored(flow: CompiledFlow, question: CompiledQuestion, answer: Answer, texts
         max_points=question.spec.max_points,
         reason=reason,
     )
-    return Scored(line, hand, _junk(question, answer) if answered and question.kind in _JUNK_KINDS else ())
+    junk = _junk(question, answer) if answered and question.kind in _JUNK_KINDS else ()
+    return Scored(line, hand, junk, shown)
 
 
 def _junk(question: CompiledQuestion, answer: Answer) -> tuple[str, ...]:
@@ -154,63 +143,67 @@ def _junk(question: CompiledQuestion, answer: Answer) -> tuple[str, ...]:
 
 def _fit(
     flow: CompiledFlow, question: CompiledQuestion, answer: Answer, answered: bool, texts: LocaleTexts
-) -> tuple[int, str, bool]:
-    """The points, reason and hand raise of one answered question."""
+) -> tuple[int, str, bool, str]:
+    """The points, breakdown line, hand raise and value in words of one answered question."""
     spec = question.spec
     words = texts.breakdown
+    locale = texts.locale
     out_of = words.out_of[question.id]
-    opening, closing = words.quotes
-    quoted = f"{words.titles[question.id]}: {opening}{answer.raw}{closing}"
+    title = words.titles[question.id]
     if not answered:
         what = words.words["skipped" if answer.skipped else "not_understood"]
-        return 0, f"{quoted} — {what}: {0:+d} {out_of}", False
+        typed = (
+            f" {words.quotes[0]}{answer.raw}{words.quotes[1]}" if answer.raw and not answer.skipped else ""
+        )
+        return 0, f"{title}:{typed} — {what}: {0:+d} {out_of}", False, ""
     if spec.options:
         chosen = chosen_ids(spec, answer)
         picked = [o for o in spec.options if o.id in chosen]
         points = sum(o.points for o in picked)
         hand = any(o.hand_raise for o in picked)
+        labels = texts.questions[question.id].labels
+        shown = ", ".join(labels.get(i, i) for i in chosen)
         if len(picked) == 1 and picked[0].reason is not None:
-            return points, tr(picked[0].reason, texts.locale), hand
-        if question.kind is QuestionKind.YES_NO:
-            shown = _value_words(question, answer, texts)
-        else:
-            labels = texts.questions[question.id].labels
-            shown = ", ".join(labels.get(i, i) for i in chosen)
-        return points, f"{_arrow(quoted, shown)}: {points:+d} {out_of}", hand
+            return points, f"{tr(picked[0].reason, locale)}: {points:+d} {out_of}", hand, shown
+        return points, f"{title}: {_said(answer.raw, shown, words.quotes)}: {points:+d} {out_of}", hand, shown
     if spec.bands:
         number = numeric_value(flow.spec, spec, answer)
-        shown = _number_words(flow, question, answer, number, texts)
         index = (
             None
             if number is None
             else next((i for i, b in enumerate(spec.bands) if b.contains(number)), None)
         )
         if index is None:
-            return 0, f"{_arrow(quoted, shown)}, {words.words['no_band']}: {0:+d} {out_of}", False
+            shown = _amount(flow, question, answer, number, locale)
+            said = _said(answer.raw, shown, words.quotes)
+            return 0, f"{title}: {said}, {words.words['no_band']}: {0:+d} {out_of}", False, shown
         band = spec.bands[index]
-        if band.reason is not None:
-            return band.points, tr(band.reason, texts.locale), band.hand_raise
         band_words = words.bands[question.id][index]
-        return (
-            band.points,
-            f"{_arrow(quoted, shown)}, {band_words}: {band.points:+d} {out_of}",
-            band.hand_raise,
-        )
+        if answer.raw.strip().casefold() == band_words.casefold():  # a tapped band
+            shown = said = band_words
+        else:
+            shown = _amount(flow, question, answer, number, locale)
+            said = f"{_said(answer.raw, shown, words.quotes)} ({band_words})"
+        if band.reason is not None:
+            return (
+                band.points,
+                f"{tr(band.reason, locale)}: {band.points:+d} {out_of}",
+                band.hand_raise,
+                shown,
+            )
+        return band.points, f"{title}: {said}: {band.points:+d} {out_of}", band.hand_raise, shown
     own = spec.points
     if question.kind is QuestionKind.YES_NO and answer.value is not True:
         own = 0
-    if spec.reason is not None:
-        return own, tr(spec.reason, texts.locale), False
     if question.kind in BANDED_KINDS:
-        shown = _number_words(flow, question, answer, numeric_value(flow.spec, spec, answer), texts)
+        shown = _amount(flow, question, answer, numeric_value(flow.spec, spec, answer), locale)
+    elif question.kind is QuestionKind.YES_NO:
+        shown = texts.questions[question.id].labels["yes" if answer.value is True else "no"]
     else:
-        shown = _value_words(question, answer, texts)
-    return own, f"{_arrow(quoted, shown)}: {own:+d} {out_of}", False
-
-
-def _arrow(quoted: str, shown: str) -> str:
-    """``Title: «answer as typed» → parsed value`` (without the arrow when there is no value)."""
-    return f"{quoted} → {shown}" if shown else quoted
+        shown = str(answer.value) if answer.value is not None else ""
+    if spec.reason is not None:
+        return own, f"{tr(spec.reason, locale)}: {own:+d} {out_of}", False, shown
+    return own, f"{title}: {_said(answer.raw, shown, words.quotes)}: {own:+d} {out_of}", False, shown
 
 
 def _cap_line(
@@ -221,7 +214,7 @@ def _cap_line(
     if clamped == raw:
         return clamped, None
     key, limit = ("cap_high", high) if raw > high else ("cap_low", low)
-    reason = words.words[key].format(title=title, limit=limit)
+    reason = f"{words.words[key].format(title=title, limit=limit)}: {clamped - raw:+d}"
     return clamped, ScoreLine(
         category="cap",
         source=source,
@@ -269,7 +262,7 @@ def _junk_lines(flow: CompiledFlow, answered: list[Scored], words: BreakdownText
                 value=value,
                 points=points,
                 max_points=0,
-                reason=f"{words.words[name]}: {raw} ({points:+d})",
+                reason=f"{words.words[name]}: {raw}: {points:+d}",
             )
         )
     return lines
@@ -311,11 +304,16 @@ def score(flow: CompiledFlow, state: ConversationState, locale: str | None = Non
 
 
 def score_answers(
-    flow: CompiledFlow, state: ConversationState, answers: Mapping[str, Scored], texts: LocaleTexts
+    flow: CompiledFlow,
+    state: ConversationState,
+    answers: Mapping[str, Scored],
+    texts: LocaleTexts,
+    *,
+    headline: bool = True,
 ) -> Score:
     """:func:`score` from what each answer adds (by question id), worked out beforehand by
     :func:`scored` with the same ``texts``: for scoring many states built from the same few
-    answers, as the simulator does."""
+    answers, as the simulator does (``headline=False`` leaves the leading line out)."""
     words = texts.breakdown
     breakdown: list[ScoreLine] = []
     hand = False
@@ -328,7 +326,8 @@ def score_answers(
             if found is None:
                 continue
             hand = hand or found.hand
-            breakdown.append(found.line)
+            if found.line.points or found.line.max_points:
+                breakdown.append(found.line)
             dim_sum += found.line.points
         clamped, cap = _cap_line(dim.id, dim.id, words.dimensions[dim.id], dim_sum, 0, dim.weight, words)
         if cap is not None:
@@ -339,7 +338,8 @@ def score_answers(
         found = answers.get(question.id)
         if found is not None:
             hand = hand or found.hand
-            breakdown.append(found.line)
+            if found.line.points or found.line.max_points:
+                breakdown.append(found.line)
             fit_raw += found.line.points
     rules = flow.spec.scoring
     fit, cap = _cap_line("fit", None, words.words["fit"], fit_raw, 0, rules.fit, words)
@@ -369,7 +369,10 @@ def score_answers(
         breakdown.append(cap)
 
     confirmed = tuple(d.id for d, _ in flow.dimensions if dimension_points[d.id] >= d.confirm_threshold)
-    stage, tier = _stage_and_tier(flow, state, view, total, confirmed, hand)
+    stage, tier, note = _stage_and_tier(flow, state, view, total, confirmed, hand)
+    if headline:
+        lead = _headline(flow, state, answers, stage, tier, total, confirmed, note, texts)
+        breakdown.insert(0, lead)
     return Score(
         total=total,
         fit=fit,
@@ -390,24 +393,31 @@ def _stage_and_tier(
     total: int,
     confirmed: tuple[str, ...],
     hand: bool,
-) -> tuple[Stage, str | None]:
+) -> tuple[Stage, str | None, str]:
+    """The stage, the tier, and what decided the stage besides the points, for the leading line:
+    ``held`` (``nurture_if``), ``no_contact`` (``contact_required``), ``hand`` (an MQL by the
+    raised hand alone), ``held_hand`` (held by ``nurture_if``, an MQL by the raised hand),
+    ``below`` (a nurture below the MQL threshold) or ""."""
     if state.knockout is not None:
-        return Stage.DISQUALIFIED, None
+        return Stage.DISQUALIFIED, None, ""
     rules = flow.spec.scoring
-    counted = len(confirmed)
-    if rules.confirmed is not None and rules.confirmed.of is not None:
-        counted = sum(1 for d in confirmed if d in rules.confirmed.of)
+    counted = _counted(flow, confirmed)
     mql = total >= rules.mql and (rules.confirmed is None or counted >= rules.confirmed.need)
     sql = mql and (
         (rules.sql.score is not None and total >= rules.sql.score)
         or (rules.sql.hand_raise and hand)
         or (rules.sql.confirmed is not None and counted >= rules.sql.confirmed)
     )
+    note = "" if mql else "below"
     held = flow.nurture_if is not None and flow.nurture_if(state.answers, view)
     if held:
         mql = sql = False
-    mql = mql or (rules.hand_raise_mql and hand)
+        note = "held"
+    if not mql and rules.hand_raise_mql and hand:
+        mql = True
+        note = "held_hand" if held else "hand"
     if rules.contact_required and not any(is_answered(state.answers.get(qid)) for qid in flow.reach):
+        note = "no_contact" if mql else note
         mql = sql = False
     stage = Stage.SQL if sql else Stage.MQL if mql else Stage.NURTURE
     tier = next(
@@ -418,7 +428,124 @@ def _stage_and_tier(
         ),
         None,
     )
-    return stage, tier
+    return stage, tier, note
+
+
+MAX_SHOWN = 60  # characters of one answer in the leading line
+
+
+def _points_words(total: int, words: Mapping[str, str], locale: str) -> str:
+    if locale == "ru":
+        tens, ones = total % 100, total % 10
+        key = (
+            "points_one"
+            if ones == 1 and tens != 11
+            else "points_few"
+            if 2 <= ones <= 4 and not 12 <= tens <= 14
+            else "points"
+        )
+    else:
+        key = "points_one" if total == 1 else "points"
+    return words[key].format(total)
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= MAX_SHOWN else text[: MAX_SHOWN - 1].rstrip() + "…"
+
+
+def _headline(
+    flow: CompiledFlow,
+    state: ConversationState,
+    answers: Mapping[str, Scored],
+    stage: Stage,
+    tier: str | None,
+    total: int,
+    confirmed: tuple[str, ...],
+    note: str,
+    texts: LocaleTexts,
+) -> ScoreLine:
+    """The leading line of a breakdown: why this stage and tier, in one line a rep reads first.
+
+    ``SQL, A (87 баллов) — Бюджет: Да, утверждён, больше 5 млн ₽; Полномочия: Собственник / CEO; …``:
+    the stage and tier, the points and what else decided the stage (``note``, see
+    :func:`_stage_and_tier`; in N-of-M mode the dimensions confirmed), then each dimension's
+    answers in words. A knocked-out lead: ``Отсеян (student) — Полномочия: Студент``, the
+    reason and the answer that ended the conversation."""
+    breakdown = texts.breakdown
+    words = breakdown.words
+    head = words[stage.value] + (f", {tier}" if tier else "")
+    if stage is Stage.DISQUALIFIED:
+        cause = state.path[-1] if state.path else ""
+        found = answers.get(cause)
+        said = f"{breakdown.titles[cause]}: {_short(found.shown or words['not_understood'])}" if found else ""
+        text = f"{head} ({state.knockout})" + (f" — {said}" if said else "")
+    else:
+        rules = flow.spec.scoring
+        why = [_points_words(total, words, texts.locale)]
+        if note == "below":
+            why.append(words["below_mql"].format(rules.mql))
+        elif note == "hand":
+            why.append(words["hand_mql"].format(rules.mql))
+        elif note in ("held", "held_hand"):
+            holding = _holding(flow, answers, breakdown.quotes)
+            why.append(words[note].format(holding) if holding else words[f"{note}_rule"])
+        elif note:
+            why.append(words[note])
+        if rules.confirmed is not None:
+            of = rules.confirmed.of or [d.id for d in flow.spec.dimensions]
+            why.append(words["confirmed"].format(_counted(flow, confirmed), len(of)))
+        facts = []
+        for dim, questions in flow.dimensions:
+            shown = [
+                _short(answers[q.id].shown) for q in questions if q.id in answers and answers[q.id].shown
+            ]
+            if shown:
+                facts.append(f"{breakdown.dimensions[dim.id]}: {' · '.join(shown)}")
+        text = f"{head} ({', '.join(why)})" + (f" — {'; '.join(facts)}" if facts else "")
+    return ScoreLine(
+        category="summary",
+        source="stage",
+        dimension=None,
+        answer="",
+        value={"stage": stage.value, "tier": tier, "knockout": state.knockout},
+        points=0,
+        max_points=0,
+        reason=text,
+    )
+
+
+def _holding(flow: CompiledFlow, answers: Mapping[str, Scored], quotes: tuple[str, str]) -> str:
+    """The answers ``scoring.nurture_if`` reads, quoted ("«Пока не сформирован»"); "" when it
+    reads only facts."""
+    held = flow.spec.scoring.nurture_if
+    read = dict.fromkeys(held.questions()) if held is not None else {}
+    shown = [answers[qid].shown for qid in read if qid in answers and answers[qid].shown]
+    return ", ".join(f"{quotes[0]}{_short(text)}{quotes[1]}" for text in shown)
+
+
+def restage(flow: CompiledFlow, state: ConversationState, result: Score, stage: Stage) -> Score:
+    """``result`` at ``stage`` (a lead's stage only moves up, so a later score may be below the
+    stage reached): the same points, with the leading line saying the stage."""
+    if result.stage == stage:
+        return result
+    texts = flow.texts(state.locale)
+    by_id = flow.question_by_id
+    answers = {qid: scored(flow, by_id[qid], a, texts) for qid, a in state.answers.items() if qid in by_id}
+    lead = _headline(flow, state, answers, stage, result.tier, result.total, result.confirmed, "", texts)
+    rest = (
+        result.breakdown[1:]
+        if result.breakdown and result.breakdown[0].category == "summary"
+        else result.breakdown
+    )
+    return replace(result, stage=stage, breakdown=(lead, *rest))
+
+
+def _counted(flow: CompiledFlow, confirmed: tuple[str, ...]) -> int:
+    """How many of the dimensions N-of-M mode counts are confirmed."""
+    rules = flow.spec.scoring
+    if rules.confirmed is not None and rules.confirmed.of is not None:
+        return sum(1 for d in confirmed if d in rules.confirmed.of)
+    return len(confirmed)
 
 
 def highest_total(flow: CompiledFlow, *, with_knockouts: bool = True) -> int:

@@ -503,7 +503,7 @@ class _Tally:
         )
         walker = self.walker
         answers = {node: walker.scored[node][number] for node, number, _ in leaf.steps[1:]}
-        result = score_answers(self.flow, state, answers, self.flow.texts(state.locale))
+        result = score_answers(self.flow, state, answers, self.flow.texts(state.locale), headline=False)
         stage = result.stage.value
         self.stages[stage] += 1
         if result.tier is not None:

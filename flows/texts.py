@@ -114,13 +114,33 @@ BREAKDOWN: dict[str, dict[str, str]] = {
     "not_understood": {"en": "answer not understood", "ru": "ответ не понят"},
     "skipped": {"en": "skipped", "ru": "пропущено"},
     "no_band": {"en": "outside every range", "ru": "вне всех диапазонов"},
-    "range": {"en": "range", "ru": "диапазон"},
-    "from": {"en": "from", "ru": "от"},
-    "to": {"en": "to", "ru": "до"},
-    "under": {"en": "under", "ru": "до"},
-    "days": {"en": "days", "ru": "дн."},
-    "yes": {"en": "yes", "ru": "да"},
-    "no": {"en": "no", "ru": "нет"},
+    "from": {"en": "from {}", "ru": "от {}"},
+    "under": {"en": "under {}", "ru": "до {}"},
+    "between": {"en": "{}–{}", "ru": "от {} до {}"},
+    "days": {"en": "{} days", "ru": "{} дн."},
+    "sql": {"en": "SQL", "ru": "SQL"},
+    "mql": {"en": "MQL", "ru": "MQL"},
+    "nurture": {"en": "Nurture", "ru": "Прогрев"},
+    "disqualified": {"en": "Disqualified", "ru": "Отсеян"},
+    "points": {"en": "{} points", "ru": "{} баллов"},
+    "points_one": {"en": "{} point", "ru": "{} балл"},
+    "points_few": {"en": "{} points", "ru": "{} балла"},
+    "below_mql": {"en": "MQL from {}", "ru": "MQL от {}"},
+    "hand_mql": {"en": "below {} but asked to be contacted", "ru": "ниже {}, но просит связаться"},
+    "held": {"en": "held back by {}", "ru": "из-за ответа {}"},
+    "held_hand": {
+        "en": "held back by {} but asked to be contacted",
+        "ru": "из-за ответа {} был бы прогрев, но просит связаться",
+    },
+    "held_rule": {"en": "held back by nurture_if", "ru": "по условию nurture_if"},
+    "held_hand_rule": {
+        "en": "held back by nurture_if but asked to be contacted",
+        "ru": "по условию nurture_if был бы прогрев, но просит связаться",
+    },
+    "no_contact": {"en": "no e-mail or phone", "ru": "нет e-mail и телефона"},
+    "confirmed": {"en": "{} of {} confirmed", "ru": "подтверждено {} из {}"},
+    "yes": {"en": "Yes", "ru": "Да"},
+    "no": {"en": "No", "ru": "Нет"},
     "cap_high": {"en": "{title}: capped at {limit} points", "ru": "{title}: не больше {limit} баллов"},
     "cap_low": {"en": "{title}: no less than {limit} points", "ru": "{title}: не меньше {limit} баллов"},
     "fit": {"en": "Fit", "ru": "Соответствие"},
@@ -141,6 +161,20 @@ KIND_TITLES: dict[QuestionKind, dict[str, str]] = {
 }
 
 MAX_TITLE = 60
+
+
+_SYMBOLS = {"RUB": "₽", "USD": "$", "EUR": "€", "GBP": "£"}
+_PREFIXED = frozenset({"USD", "EUR", "GBP"})  # "$20,000" in English; "20 000 $" in Russian
+
+
+def amount_words(value: float, currency: str, locale: str) -> str:
+    """An amount as people write it: ``300 000 ₽`` in Russian; ``$20,000`` and ``300,000 RUB`` in
+    English (a symbol before the number, else the code after it); ``5 000 CHF``."""
+    number = format_number(value, locale)
+    if locale != "ru" and currency in _PREFIXED:
+        return f"{_SYMBOLS[currency]}{number}"
+    symbol = _SYMBOLS.get(currency, currency) if locale == "ru" else currency
+    return f"{number} {symbol}"
 
 
 def format_number(value: float, locale: str) -> str:
@@ -178,8 +212,9 @@ class QuestionTexts:
 @dataclass(frozen=True, slots=True)
 class BreakdownTexts:
     """The score breakdown's words in one locale: the fixed words (see ``BREAKDOWN``), each
-    dimension's and question's title, each question's "of N", the words of its bands and the unit
-    of its numbers, and each engagement signal's reason (in spec order)."""
+    dimension's and question's title, each question's "of N", the words of its bands, how its
+    numbers are written (``units``: "{} дн.", "{} ₽", "{}"), and each engagement signal's reason
+    (in spec order)."""
 
     words: Mapping[str, str]
     dimensions: Mapping[str, str]
@@ -286,24 +321,26 @@ def _title(spec: FlowSpec, question: Question, locale: str) -> str:
 
 
 def _unit(spec: FlowSpec, question: Question, locale: str) -> str:
-    """What follows a number of this question in the breakdown: the currency, "days" or nothing."""
+    """How a number of this question is written: ``{}`` stands for the number ("{} дн.")."""
     if question.kind is QuestionKind.MONEY:
-        return f" {spec.currency}"
-    return f" {tr(BREAKDOWN['days'], locale)}" if question.kind is QuestionKind.TIMELINE else ""
+        return amount_words(0, spec.currency, locale).replace(format_number(0, locale), "{}", 1)
+    return tr(BREAKDOWN["days"], locale) if question.kind is QuestionKind.TIMELINE else "{}"
 
 
 def _band_words(band: Band, unit: str, words: Mapping[str, str], locale: str) -> str:
+    """A band as a rep reads it: its label, else its range ("от 300 000 до 1 000 000 ₽",
+    "до 31 дн.", "50–200")."""
     if band.label is not None:
         return tr(band.label, locale)
-    low = None if band.min is None else format_number(band.min, locale) + unit
-    high = None if band.max is None else format_number(band.max, locale) + unit
+    low = None if band.min is None else format_number(band.min, locale)
+    high = None if band.max is None else format_number(band.max, locale)
     if low is not None and high is not None:
-        return f"{words['range']} {words['from']} {low} {words['to']} {high}"
+        return unit.format(words["between"].format(low, high))
     if low is not None:
-        return f"{words['range']} {words['from']} {low}"
+        return words["from"].format(unit.format(low))
     if high is not None:
-        return f"{words['range']} {words['under']} {high}"
-    return words["range"]
+        return words["under"].format(unit.format(high))
+    return unit.format("…")
 
 
 def breakdown_texts(spec: FlowSpec, locale: str) -> BreakdownTexts:

@@ -2,7 +2,8 @@
 
 ``{"type": "lead.sql", "timestamp": "<the event's time, ISO 8601>", "data": {"event_id": ...,
 "lead": {...}}}``. The lead carries its contact, every answer (question, text as typed, parsed
-value), the score with its full breakdown, stage, the stage's name in this endpoint's CRM, tier,
+value), the score with its full breakdown (its leading line, why this stage and tier, also as
+``score.summary``), stage, the stage's name in this endpoint's CRM, tier,
 source and UTM, the pages it saw, channel, flow and a link to the transcript. The body is rendered
 from the stored event and the lead's current contact each time it is sent; the ``webhook-id``
 (the event's) never changes, so a receiver drops a repeat by its id.
@@ -64,6 +65,7 @@ def envelope_of(delivery: ClaimedDelivery, public_url: str) -> dict[str, Any]:
         "company": facts.company,
     }
     stage = str(told.get("stage") or facts.stage)
+    breakdown = list(score.get("breakdown") or ())
     lead: dict[str, Any] = {
         "id": str(delivery.lead_id),
         "stage": stage,
@@ -74,7 +76,8 @@ def envelope_of(delivery: ClaimedDelivery, public_url: str) -> dict[str, Any]:
             "total": score.get("total", told.get("score", facts.score)),
             "fit": score.get("fit"),
             "engagement": score.get("engagement"),
-            "breakdown": list(score.get("breakdown") or ()),
+            "summary": _summary_of(breakdown),
+            "breakdown": breakdown,
         },
         "knockout": conversation.get("knockout"),
         "contact": contact | {"telegram_user_id": facts.telegram_user_id},
@@ -94,6 +97,18 @@ def envelope_of(delivery: ClaimedDelivery, public_url: str) -> dict[str, Any]:
         "timestamp": iso(delivery.event_at),
         "data": {"event_id": str(delivery.event_id), "lead": lead},
     }
+
+
+def _summary_of(breakdown: list[Any]) -> str | None:
+    """The breakdown's leading line (``flows.scoring``: why this stage and tier), if it has one."""
+    for line in breakdown:
+        if (
+            isinstance(line, dict)
+            and line.get("category") == "summary"
+            and isinstance(line.get("reason"), str)
+        ):
+            return str(line["reason"])
+    return None
 
 
 def _mapping(value: Any) -> dict[str, Any]:
@@ -154,6 +169,7 @@ def _shorter_answers(lead: dict[str, Any]) -> None:
 
 
 def _shorter_breakdown(lead: dict[str, Any]) -> None:
+    lead["score"]["summary"] = _cut(lead["score"]["summary"])
     lead["score"]["breakdown"] = [
         {k: _cut(v) for k, v in line.items()} if isinstance(line, dict) else line
         for line in lead["score"]["breakdown"]

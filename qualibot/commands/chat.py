@@ -188,4 +188,4 @@ async def _print_score(service: Any, conversation_id: str, out: TextIO) -> None:
     out.write(f"score {score.total}/100 (fit {score.fit}, engagement {score.engagement}): ")
     out.write(f"{score.stage.value}{tier}\n")
     for line in score.breakdown:
-        out.write(f"  {line['points']:+4d} / {line['max_points']:<3} {line['reason']}\n")
+        out.write(f"  {line['reason']}\n")

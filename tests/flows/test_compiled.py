@@ -45,7 +45,7 @@ def test_texts_are_worked_out_for_every_locale_of_the_flow(mini: CompiledFlow) -
     assert ru.knockouts["student"] == "Мы работаем с компаниями."
     assert en.closings == tuple(c.text["en"] for c in mini.spec.closings)
     assert ru.breakdown.dimensions["budget"] == "Бюджет"
-    assert en.breakdown.units["budget"] == " RUB"
+    assert en.breakdown.units["budget"] == "{} RUB"
 
 
 def test_a_locale_the_flow_lacks_falls_back_to_its_texts(mini: CompiledFlow) -> None:

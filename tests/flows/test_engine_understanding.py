@@ -61,7 +61,7 @@ def test_a_typed_amount_is_repeated_back_in_one_line_before_the_next_question() 
         ("ru", "от 1 до 2 млн", "Записал: от 1 000 000 до 2 000 000 ₽"),
         ("ru", "$20k", "Записал: 20 000 $"),
         ("en", "about $20,000", "Noted: about $20,000"),
-        ("en", "north of 2M", "Noted: from 2,000,000 ₽"),
+        ("en", "north of 2M", "Noted: from 2,000,000 RUB"),
         ("en", "no limit, whatever it takes", "Noted: a budget with no upper limit"),
     ],
 )

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from flows.compiled import CompiledFlow, compile_flow
-from flows.model import Answer, ConversationState, Score, Stage
+from flows.model import Answer, ConversationState, Score, ScoreLine, Stage
 from flows.scoring import score
 
 
@@ -25,7 +25,16 @@ def money(amount: float, currency: str | None = None) -> dict[str, Any]:
 
 
 def lines(result: Score, category: str | None = None) -> list[tuple[str, int]]:
-    return [(line.source, line.points) for line in result.breakdown if category in (None, line.category)]
+    """The points lines (every line but the leading one), or those of ``category``."""
+    return [
+        (line.source, line.points)
+        for line in result.breakdown
+        if line.category == category or (category is None and line.category != "summary")
+    ]
+
+
+def points_lines(result: Score) -> list[ScoreLine]:
+    return [line for line in result.breakdown if line.category != "summary"]
 
 
 def assert_consistent(result: Score) -> None:
@@ -50,7 +59,7 @@ STRONG: dict[str, Any] = {
 
 def test_fit_lines_name_the_answer_the_value_and_the_points(mini: CompiledFlow) -> None:
     result = score(mini, state(mini, budget=("500 тыс", money(500_000)), role=("я директор", ["owner"])))
-    budget, role = result.breakdown[0], result.breakdown[1]
+    budget, role = points_lines(result)
     assert (budget.category, budget.source, budget.dimension) == ("fit", "budget", "budget")
     assert (budget.answer, budget.value, budget.points, budget.max_points) == (
         "500 тыс",
@@ -58,42 +67,46 @@ def test_fit_lines_name_the_answer_the_value_and_the_points(mini: CompiledFlow) 
         10,
         30,
     )
-    assert budget.reason == "Бюджет: «500 тыс» → 500 000 RUB, до 1 млн: +10 из 30"
+    # As typed, what it was understood as, the band it fell in, and the points.
+    assert budget.reason == "Бюджет: «500 тыс» → 500 000 ₽ (до 1 млн): +10 из 30"
     assert role.reason == "Полномочия: «я директор» → Собственник: +20 из 20"
     assert_consistent(result)
 
 
 def test_option_and_band_reasons_win_over_generated_ones(mini: CompiledFlow) -> None:
     result = score(mini, state(mini, budget=("2 млн", money(2_000_000))))
-    assert result.breakdown[0].reason == "Крупный бюджет"
-    assert result.breakdown[0].points == 30
+    assert points_lines(result)[0].reason == "Крупный бюджет: +30 из 30"
+    assert points_lines(result)[0].points == 30
 
 
 def test_reasons_follow_the_requested_locale(mini: CompiledFlow) -> None:
     ru_state = state(mini, budget=("500k", money(500_000)), team=("12", 12))
     english = score(mini, ru_state, locale="en")
-    assert english.breakdown[0].reason == 'Budget: "500k" → 500,000 RUB, under 1M: +10 of 30'
-    assert english.breakdown[1].reason == 'Need: "12" → 12, range from 10: +5 of 5'
+    budget, team = points_lines(english)
+    assert budget.reason == 'Budget: "500k" → 500,000 RUB (under 1M): +10 of 30'
+    assert team.reason == "Need: 12 (from 10): +5 of 5"  # typed as it was understood: said once
 
 
 def test_foreign_money_is_converted_and_shown_both_ways(mini: CompiledFlow) -> None:
     result = score(mini, state(mini, budget=("$15k", money(15_000, "USD"))), locale="en")
-    line = result.breakdown[0]
+    line = points_lines(result)[0]
     assert line.points == 30
-    assert (
-        score(mini, state(mini, budget=("$15k", money(15_000, "USD")))).breakdown[0].reason
-        == "Крупный бюджет"
-    )
-    unknown = score(mini, state(mini, budget=("15k ZZZ", money(15_000, "ZZZ")))).breakdown[0]
+    assert "Budget: $15,000 ≈ 1,500,000 RUB" in result.breakdown[0].reason
+    ru = score(mini, state(mini, budget=("$15k", money(15_000, "USD"))))
+    assert points_lines(ru)[0].reason == "Крупный бюджет: +30 из 30"
+    assert "Бюджет: 15 000 $ ≈ 1 500 000 ₽" in ru.breakdown[0].reason
+    # A currency without a rate is named as it is, never shown as roubles.
+    unknown = points_lines(score(mini, state(mini, budget=("15k ZZZ", money(15_000, "ZZZ")))))[0]
     assert unknown.points == 10
-    assert "15 000 RUB" in unknown.reason
+    assert unknown.reason == "Бюджет: «15k ZZZ» → 15 000 ZZZ (до 1 млн): +10 из 30"
 
 
 def test_timeline_bands_and_yes_no(mini: CompiledFlow) -> None:
     result = score(mini, state(mini, timing=("через неделю", 7), demo=("да", True)))
-    assert lines(result, "fit") == [("timing", 15), ("demo", 0)]
-    assert result.breakdown[0].reason == "Сроки: «через неделю» → 7 дн., В этом месяце: +15 из 15"
-    assert result.breakdown[1].reason == "Сроки: «да» → да: +0 из 0"
+    # The demo question gives no points: no "+0 из 0" line, but the leading line names it.
+    assert lines(result, "fit") == [("timing", 15)]
+    assert points_lines(result)[0].reason == "Сроки: «через неделю» → через 7 дн. (В этом месяце): +15 из 15"
+    assert result.breakdown[0].reason.endswith("— Сроки: через 7 дн. · Да, покажите")
 
 
 def test_unknown_and_skipped_answers_give_zero_with_a_line(mini: CompiledFlow) -> None:
@@ -105,16 +118,22 @@ def test_unknown_and_skipped_answers_give_zero_with_a_line(mini: CompiledFlow) -
             company=Answer("company", "", None, skipped=True),
         ),
     )
-    assert lines(result, "fit") == [("budget", 0), ("company", 0)]
-    assert result.breakdown[0].reason == "Бюджет: «секрет» — ответ не понят: +0 из 30"
-    assert result.breakdown[1].reason == "Компания: «» — пропущено: +0 из 0"
+    # A skipped company could give nothing: no line for it.
+    assert lines(result, "fit") == [("budget", 0)]
+    assert points_lines(result)[0].reason == "Бюджет: «секрет» — ответ не понят: +0 из 30"
+    skipped = score(mini, state(mini, budget=Answer("budget", "", None, skipped=True)))
+    assert points_lines(skipped)[0].reason == "Бюджет: — пропущено: +0 из 30"
 
 
 def test_a_dimension_over_its_weight_is_capped_with_a_line(mini: CompiledFlow) -> None:
     result = score(mini, state(mini, need=("x", ["leads", "speed", "reports"]), team=("12", 12)))
     assert lines(result) == [("need", 15), ("team", 5), ("need", -5)]
-    cap = result.breakdown[2]
-    assert (cap.category, cap.dimension, cap.reason) == ("cap", "need", "Потребность: не больше 15 баллов")
+    cap = points_lines(result)[2]
+    assert (cap.category, cap.dimension, cap.reason) == (
+        "cap",
+        "need",
+        "Потребность: не больше 15 баллов: -5",
+    )
     assert result.fit == 15
     assert_consistent(result)
 
@@ -122,7 +141,7 @@ def test_a_dimension_over_its_weight_is_capped_with_a_line(mini: CompiledFlow) -
 def test_a_dimension_below_zero_is_raised_to_zero_with_a_line(puzzle: CompiledFlow) -> None:
     result = score(puzzle, state(puzzle, pain=("нет", ["none"]), pain_cost=("нет", False)))
     assert lines(result) == [("pain", -10), ("pain_cost", 0), ("pain", 10)]
-    assert result.breakdown[2].reason == "Боль: не меньше 0 баллов"
+    assert points_lines(result)[2].reason == "Боль: не меньше 0 баллов: +10"
     assert result.total == 0
     assert_consistent(result)
 
@@ -273,8 +292,9 @@ def test_the_same_input_gives_the_same_score(mini: CompiledFlow) -> None:
 
 def test_an_empty_conversation_scores_zero(mini: CompiledFlow) -> None:
     result = score(mini, ConversationState("mini", 1, "ru"))
-    assert (result.total, result.fit, result.engagement, result.breakdown) == (0, 0, 0, ())
+    assert (result.total, result.fit, result.engagement, points_lines(result)) == (0, 0, 0, [])
     assert result.stage is Stage.NURTURE
+    assert result.breakdown[0].reason == "Прогрев, C (0 баллов, MQL от 40)"
 
 
 @pytest.mark.parametrize("value", [None, "2 млн", {"min": "x"}, {"min": float("nan"), "max": None}, [1, 2]])

@@ -112,6 +112,15 @@ async def test_a_qualified_lead_reaches_the_crm_with_its_answers_score_and_conta
     assert by_question["next_step"]["value"] == ["demo"]
     score = lead["score"]
     assert score["total"] == sum(line["points"] for line in score["breakdown"])
+    # The leading line says why, in the conversation's language, and comes again as the summary.
+    lead_line = score["breakdown"][0]
+    assert (lead_line["category"], lead_line["points"]) == ("summary", 0)
+    assert lead_line["value"] == {"stage": "sql", "tier": lead["tier"], "knockout": None}
+    assert score["summary"] == lead_line["reason"]
+    assert score["summary"].startswith(f"SQL, {lead['tier']} ({score['total']} балл")
+    assert "Бюджет: " in score["summary"]
+    assert "2 000 000 ₽" in score["summary"]
+    assert all(line["max_points"] or line["points"] for line in score["breakdown"][1:])
     assert score["fit"] is not None
     assert score["engagement"] is not None
     assert lead["tier"] in ("A", "B", "C")
@@ -158,5 +167,9 @@ async def test_a_lead_that_left_half_way_with_a_contact_is_sent_once_as_abandone
         "phone",
     }
     assert lead["score"]["total"] == sum(line["points"] for line in lead["score"]["breakdown"]) > 0
+    # What the answers so far add up to, the demo asked for among them.
+    assert lead["score"]["summary"] == lead["score"]["breakdown"][0]["reason"]
+    demo = next(a["text"] for a in lead["answers"] if a["question_id"] == "next_step")
+    assert lead["score"]["summary"].endswith(demo)
     assert lead["idle_since"]
     assert await sweeper.sweep(datetime.now(UTC)) == 0

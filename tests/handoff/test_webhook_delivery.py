@@ -167,7 +167,8 @@ async def test_a_huge_lead_is_trimmed_under_20_kb_and_says_so(handoff: Handoff, 
             for i in range(30)
         }
         payload["score"] = payload["score"] | {
-            "breakdown": [{"reason": "причина " * 200, "points": 1} for _ in range(40)]
+            "breakdown": [{"category": "summary", "reason": "SQL, A " * 500, "points": 0}]
+            + [{"reason": "причина " * 200, "points": 1} for _ in range(40)]
         }
         await conn.execute(update(table).where(table.c.id == event_id).values(payload=payload))
 
@@ -178,7 +179,9 @@ async def test_a_huge_lead_is_trimmed_under_20_kb_and_says_so(handoff: Handoff, 
     assert lead["truncated"] is True
     assert len(lead["answers"]) == 30
     assert lead["answers"][0]["text"].startswith("я")
-    assert len(lead["score"]["breakdown"]) == 40
+    assert len(lead["score"]["breakdown"]) == 41
+    assert lead["score"]["summary"].startswith("SQL, A ")
+    assert len(lead["score"]["summary"]) <= 500
 
 
 async def test_a_non_2xx_answer_is_retried_with_the_same_id(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -65,9 +66,16 @@ def test_chat_to_the_end_shows_an_explained_score(migrated: Path) -> None:
     score_line = next(line for line in out.splitlines() if line.startswith("score "))
     assert ": sql" in score_line, out
     total = int(score_line.split()[1].split("/")[0])
-    breakdown = out[out.index(score_line) :].splitlines()[1:]
+    summary, *breakdown = out[out.index(score_line) :].splitlines()[1:]
+    # The leading line says why: the stage, the tier, the points, the answers; then one line
+    # per source of points, each ending with its points.
+    assert summary.startswith(f"  SQL, {score_line.split('tier ')[1]} ({total} балл"), out
+    assert "Бюджет: " in summary
     assert breakdown, out
-    assert sum(int(line.split("/")[0]) for line in breakdown) == total
+    points = [re.search(r"([+-]\d+)(?: из \d+)?$", line) for line in breakdown]
+    assert sum(int(found[1]) for found in points if found is not None) == total
+    assert None not in points, breakdown
+    assert not [line for line in breakdown if line.endswith("+0 из 0")]
 
 
 def test_chat_refuses_an_unmigrated_database(tmp_path: Path) -> None:
