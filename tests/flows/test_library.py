@@ -142,9 +142,9 @@ def test_every_part_of_the_flow_is_reachable_and_nothing_contradicts(flow_id: st
     assert found.questions_never_asked == ()
     assert found.tiers_never_reached == ()
     assert found.closings_never_shown == ()
-    # The rules contradict nothing. What walked paths show (a hand raised ending in nurture, an
-    # MQL with no contact, ...) is checked with the flows' rework of issue 7.
-    assert [f for f in found.findings if f.path is None] == []
+    # The rules contradict nothing, and no walked path shows a problem (a raised hand in nurture,
+    # an MQL or SQL with no contact, a call promised without a phone, tier A on a small budget).
+    assert found.findings == ()
     assert set(found.stages) == {"disqualified", "nurture", "mql", "sql"}
     assert set(found.knockouts) == {k.reason for k in flow(flow_id).knockouts}
     assert found.min_score == 0
