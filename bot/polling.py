@@ -126,7 +126,7 @@ class Poller:
                 self._start(update, _done_callback(self.acks, update.update_id))
             if busy and not fresh:
                 await self._wait_progress()
-        await self._confirm()
+        await self.confirm()
 
     async def _get(self, *, wait: int) -> list[Update]:
         """The next updates (Telegram holds the request up to ``wait`` seconds when there are
@@ -161,7 +161,7 @@ class Poller:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stopping.wait(), seconds)
 
-    async def _confirm(self) -> None:
+    async def confirm(self) -> None:
         """Tell Telegram which updates are handled, so a restart does not see them again."""
         offset = self.acks.offset
         if offset is None:

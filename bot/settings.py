@@ -29,6 +29,12 @@ class TelegramSettings(BaseSettings):
     request_timeout: float = Field(default=15.0, gt=0, le=300)
     poll_timeout: int = Field(default=25, ge=0, le=50)
 
+    @field_validator("token", "api_url", "webhook_secret", "bot_username", mode="before")
+    @classmethod
+    def _unset_when_blank(cls, value: object) -> object:
+        """``QUALIBOT_TELEGRAM_TOKEN=`` (as an env file or compose file leaves it) is not set."""
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("webhook_secret")
     @classmethod
     def _long_secret(cls, value: SecretStr | None) -> SecretStr | None:
