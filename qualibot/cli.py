@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "worker": ("worker", "deliver handoff events to the CRM webhooks (signed, retried, recorded)"),
     "keys": ("keys", "create, list or revoke admin API keys"),
     "serve": ("serve", "run the web API, the chat widget and the demo page"),
+    "bot": ("bot", "run the Telegram bot (long polling)"),
 }
 
 

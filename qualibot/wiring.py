@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -25,6 +26,9 @@ from storage.db import check_database, database_errors, ensure_data_dir, make_en
 from storage.endpoints import SqlApiKeys, SqlEndpoints
 from storage.outbox import SqlOutbox
 from storage.repositories import SqlConversationStore, SqlFlowVersionStore, SqlLeadReader
+
+if TYPE_CHECKING:
+    from bot.app import TelegramBot
 
 log = structlog.get_logger(__name__)
 
@@ -131,3 +135,13 @@ async def open_worker(app: App) -> AsyncIterator[DeliveryWorker]:
     finally:
         await outbox.aclose()
         await client.aclose()
+
+
+@asynccontextmanager
+async def open_telegram(app: App) -> AsyncIterator[TelegramBot]:
+    """The Telegram bot over the app's conversation service (the token checked with Telegram).
+    aiogram is imported here, so the commands without a bot never load it."""
+    from bot.app import open_bot
+
+    async with open_bot(app.settings.telegram, app.service, app.catalog) as telegram:
+        yield telegram

@@ -30,7 +30,7 @@ from tests.conftest import POSTGRES_URL, REQUIRE_POSTGRES, _create_postgres_data
 pytestmark = pytest.mark.slow
 
 DEMO = Path(__file__).resolve().parents[1] / "flows" / "fixtures" / "demo.yaml"
-DATABASE_COMMANDS = [["migrate"], ["chat", "--flow", "bant"]]
+DATABASE_COMMANDS = [["migrate"], ["chat", "--flow", "bant"], ["bot"]]
 
 
 def qualibot(
@@ -173,7 +173,7 @@ def postgres_server() -> str:
 # ----------------------------------------------------------------------------- the database
 
 
-@pytest.mark.parametrize("command", DATABASE_COMMANDS, ids=["migrate", "chat"])
+@pytest.mark.parametrize("command", DATABASE_COMMANDS, ids=["migrate", "chat", "bot"])
 def test_nothing_listening(command: list[str]) -> None:
     port = _free_port()
     url = f"postgresql+asyncpg://qualibot@127.0.0.1:{port}/qualibot"
@@ -184,14 +184,14 @@ def test_nothing_listening(command: list[str]) -> None:
     )
 
 
-@pytest.mark.parametrize("command", DATABASE_COMMANDS, ids=["migrate", "chat"])
+@pytest.mark.parametrize("command", DATABASE_COMMANDS, ids=["migrate", "chat", "bot"])
 def test_a_server_that_never_answers_times_out(command: list[str], silent_server: int) -> None:
     url = f"postgresql+asyncpg://qualibot@127.0.0.1:{silent_server}/qualibot?connect_timeout=1"
     line = one_line_failure(qualibot(*database_command(command, url)))
     assert line.endswith(f"no answer from 127.0.0.1:{silent_server} within 1 s (connect_timeout)"), line
 
 
-@pytest.mark.parametrize("command", DATABASE_COMMANDS, ids=["migrate", "chat"])
+@pytest.mark.parametrize("command", DATABASE_COMMANDS, ids=["migrate", "chat", "bot"])
 def test_wrong_password(command: list[str], password_server: int) -> None:
     url = f"postgresql+asyncpg://qualibot:wrong@127.0.0.1:{password_server}/qualibot"
     line = one_line_failure(qualibot(*database_command(command, url)))
@@ -203,7 +203,7 @@ def test_wrong_password(command: list[str], password_server: int) -> None:
     assert "wrong" not in line
 
 
-@pytest.mark.parametrize("command", DATABASE_COMMANDS, ids=["migrate", "chat"])
+@pytest.mark.parametrize("command", DATABASE_COMMANDS, ids=["migrate", "chat", "bot"])
 def test_wrong_database_name(command: list[str], postgres_server: str) -> None:
     name = f"qualibot_missing_{uuid.uuid4().hex[:8]}"
     url = make_url(postgres_server).set(database=name).render_as_string(hide_password=False)
