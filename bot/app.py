@@ -24,7 +24,7 @@ from bot.dialogue import Dialogue, DialogueSettings
 from bot.outbound import Limits, Outbound
 from bot.polling import Poller
 from bot.routers import dispatcher
-from bot.runtime import BotRuntime
+from bot.runtime import BotRuntime, Failure
 from bot.settings import TelegramSettings
 from flows.catalog import FlowCatalog
 from flows.errors import FlowNotFound, QualibotError
@@ -54,6 +54,20 @@ def api_server(settings: TelegramSettings) -> TelegramAPIServer:
     return TelegramAPIServer.from_base(settings.api_url) if settings.api_url else PRODUCTION
 
 
+def dialogue_over(settings: TelegramSettings, service: ConversationService, catalog: FlowCatalog) -> Dialogue:
+    """The dialogue on ``QUALIBOT_TELEGRAM_FLOW`` (refused in one line when it is not loaded)."""
+    try:
+        catalog.current(settings.flow)
+    except FlowNotFound:
+        raise TelegramProblem(f"QUALIBOT_TELEGRAM_FLOW {settings.flow!r} is not a loaded flow") from None
+    bot_id = settings.bot_id
+    if bot_id is None:
+        raise TelegramProblem(
+            "QUALIBOT_TELEGRAM_TOKEN is not set: create a bot with @BotFather and set its token"
+        )
+    return Dialogue(service, catalog, DialogueSettings(settings.flow, settings.locale, bot_id=bot_id))
+
+
 def make_bot(settings: TelegramSettings) -> Bot:
     if settings.token is None:
         raise TelegramProblem(
@@ -73,20 +87,16 @@ async def open_bot(
 ) -> AsyncIterator[TelegramBot]:
     """The bot, checked with Telegram and ready to take updates; its HTTP session is closed and its
     lanes stopped afterwards."""
-    try:
-        catalog.current(settings.flow)
-    except FlowNotFound:
-        raise TelegramProblem(f"QUALIBOT_TELEGRAM_FLOW {settings.flow!r} is not a loaded flow") from None
+    dialogue = dialogue_over(settings, service, catalog)  # refused before anything connects
     bot = make_bot(settings)
     try:
         me = await _me(bot, settings)
         outbound = Outbound(bot, limits)
-        dialogue = Dialogue(
-            service, catalog, outbound, DialogueSettings(settings.flow, settings.locale, bot_id=me.id)
-        )
-        runtime = BotRuntime(
-            bot, dispatcher(), outbound, on_failure=dialogue.failed, context={"dialogue": dialogue}
-        )
+
+        async def failed(failure: Failure) -> None:
+            await dialogue.failed(outbound, failure)
+
+        runtime = BotRuntime(bot, dispatcher(dialogue), outbound, on_failure=failed)
         try:
             yield TelegramBot(bot, me, runtime, dialogue)
         finally:

@@ -64,18 +64,18 @@ class Dialogue:
         self,
         service: ConversationService,
         catalog: FlowCatalog,
-        outbound: Outbound,
         settings: DialogueSettings,
     ) -> None:
         self.service = service
         self.catalog = catalog
-        self.outbound = outbound
         self.settings = settings
         self._keyboards: OrderedDict[int, int] = OrderedDict()
 
     # ------------------------------------------------------------------ commands
 
-    async def start(self, message: Message, user: User, payload: str | None, update_id: int) -> None:
+    async def start(
+        self, out: Outbound, message: Message, user: User, payload: str | None, update_id: int
+    ) -> None:
         """``/start``: carry on with an open conversation, or open one (``payload`` is a hand-over
         token, or a deep link naming a source and maybe a flow)."""
         identity = _identity(user)
@@ -85,62 +85,64 @@ class Dialogue:
             try:
                 result = await self.service.redeem_continuation(payload, identity)
             except ContinuationInvalid:
-                await self._start_or_resume(chat, user, None, update_id, lead=self._words(user).link_used)
+                await self._start_or_resume(
+                    out, chat, user, None, update_id, lead=self._words(user).link_used
+                )
                 return
-            await self._show(chat, result, lead=words(result.locale).continued)
+            await self._show(out, chat, result, lead=words(result.locale).continued)
             return
-        await self._start_or_resume(chat, user, self.entry(payload), update_id)
+        await self._start_or_resume(out, chat, user, self.entry(payload), update_id)
 
-    async def restart(self, message: Message, user: User, update_id: int) -> None:
+    async def restart(self, out: Outbound, message: Message, user: User, update_id: int) -> None:
         """``/restart``: the open conversation from its first question, or a new one."""
         cid = await self.service.find_conversation(_identity(user))
         if cid is None:
-            await self._open(message.chat.id, user, self.entry(""), update_id)
+            await self._open(out, message.chat.id, user, self.entry(""), update_id)
             return
         result = await self.service.handle_message(
             cid, Inbound.tap("cmd:restart"), idempotency_key=self._key(update_id)
         )
-        await self._show(message.chat.id, result)
+        await self._show(out, message.chat.id, result)
 
-    async def help(self, message: Message, user: User) -> None:
-        await self._say(message.chat.id, (await self._locale_words(user)).help)
+    async def help(self, out: Outbound, message: Message, user: User) -> None:
+        await self._say(out, message.chat.id, (await self._locale_words(user)).help)
 
-    async def cancel(self, message: Message, user: User) -> None:
+    async def cancel(self, out: Outbound, message: Message, user: User) -> None:
         """``/cancel``: nothing is changed; the keyboards go, the answers stay."""
-        await self._clear_keyboard(message.chat.id)
-        await self._say(message.chat.id, (await self._locale_words(user)).cancelled)
+        await self._clear_keyboard(out, message.chat.id)
+        await self._say(out, message.chat.id, (await self._locale_words(user)).cancelled)
 
     # ------------------------------------------------------------------ answers
 
-    async def text(self, message: Message, user: User, text: str, update_id: int) -> None:
+    async def text(self, out: Outbound, message: Message, user: User, text: str, update_id: int) -> None:
         """Typed words answer whatever question is waiting, exactly as on the web."""
         cid = await self.service.find_conversation(_identity(user), open_only=False)
         if cid is None:
-            await self._open(message.chat.id, user, self.entry(""), update_id)
+            await self._open(out, message.chat.id, user, self.entry(""), update_id)
             return
         result = await self.service.handle_message(
             cid, Inbound.typed(text), idempotency_key=self._key(update_id)
         )
-        await self._show(message.chat.id, result)
+        await self._show(out, message.chat.id, result)
 
     async def contact(
-        self, message: Message, user: User, phone: str, owner: int | None, update_id: int
+        self, out: Outbound, message: Message, user: User, phone: str, owner: int | None, update_id: int
     ) -> None:
         """A shared contact answers a phone question, if it is the sender's own number."""
         chat = message.chat.id
         cid = await self.service.find_conversation(_identity(user), open_only=False)
         if cid is None:
-            await self._open(chat, user, self.entry(""), update_id)
+            await self._open(out, chat, user, self.entry(""), update_id)
             return
         if owner != user.id:
             result = await self.service.current(cid)
-            await self._show(chat, result, lead=words(result.locale).not_own_contact)
+            await self._show(out, chat, result, lead=words(result.locale).not_own_contact)
             return
         inbound = Inbound(kind="contact", data={"phone": phone})
         result = await self.service.handle_message(cid, inbound, idempotency_key=self._key(update_id))
-        await self._show(chat, result)
+        await self._show(out, chat, result)
 
-    async def tap(self, query: CallbackQuery, update_id: int) -> None:
+    async def tap(self, out: Outbound, query: CallbackQuery, update_id: int) -> None:
         """A tapped inline button (the query itself was answered on arrival)."""
         tap = read_tap(query.data)
         if tap is None:
@@ -151,47 +153,47 @@ class Dialogue:
         cid = await self.service.find_conversation(_identity(user), open_only=False)
         if cid is None or conversation_tag(cid) != tap.conversation:
             # A button of another conversation (one started over, or long gone).
-            await self._take_keyboard(chat, message)
+            await self._take_keyboard(out, chat, message)
             if cid is not None:
                 result = await self.service.current(cid)
-                await self._show(chat, result, lead=words(result.locale).old_button)
+                await self._show(out, chat, result, lead=words(result.locale).old_button)
             return
         if tap.kind == "t":
             if message is not None and isinstance(message.reply_markup, InlineKeyboardMarkup):
                 markup = toggled(message.reply_markup, query.data or "")
-                await self.outbound.send(_edit(chat, message.message_id, markup), chat)
+                await out.send(_edit(chat, message.message_id, markup), chat)
             return
         chosen = self._chosen(query, message, tap)
         if not chosen:
             result = await self.service.current(cid)
-            await self._say(chat, words(result.locale).pick_one)
+            await self._say(out, chat, words(result.locale).pick_one)
             return
         question, ids = await self._resolve(cid, tap, [tag for tag, _ in chosen])
         inbound = Inbound.tap(*ids, question_id=question, version=tap.version)
         result = await self.service.handle_message(cid, inbound, idempotency_key=self._key(update_id))
         if message is not None and not result.stale:
             # A stale tap leaves its message alone: after a double tap it already shows the choice.
-            await self.outbound.send(_edit(chat, message.message_id, marked([s for _, s in chosen])), chat)
+            await out.send(_edit(chat, message.message_id, marked([s for _, s in chosen])), chat)
             self._forget(chat, message.message_id)
-        await self._show(chat, result)
+        await self._show(out, chat, result)
 
     # ------------------------------------------------------------------ the rest
 
-    async def not_text(self, message: Message, user: User) -> None:
+    async def not_text(self, out: Outbound, message: Message, user: User) -> None:
         """Stickers, photos, voice, files...: a polite word; nothing is recorded."""
-        await self._say(message.chat.id, (await self._locale_words(user)).not_text)
+        await self._say(out, message.chat.id, (await self._locale_words(user)).not_text)
 
-    async def edited(self, message: Message, user: User) -> None:
+    async def edited(self, out: Outbound, message: Message, user: User) -> None:
         """An edited message is not read again (its first version was the answer)."""
-        await self._say(message.chat.id, (await self._locale_words(user)).edited)
+        await self._say(out, message.chat.id, (await self._locale_words(user)).edited)
 
-    async def failed(self, failure: Failure) -> None:
+    async def failed(self, out: Outbound, failure: Failure) -> None:
         """The update could not be handled even after retries: say so, politely."""
         update = failure.update
         user = update.message.from_user if update.message is not None else None
         if update.callback_query is not None:
             user = update.callback_query.from_user
-        await self._say(chat_key(update), self._words(user).failed)
+        await self._say(out, chat_key(update), self._words(user).failed)
 
     def entry(self, payload: str) -> Entry:
         """The flow and source of a deep link: ``<source>`` (the default flow), ``<flow>`` or
@@ -206,16 +208,18 @@ class Dialogue:
     # ------------------------------------------------------------------ internals
 
     async def _start_or_resume(
-        self, chat: int, user: User, entry: Entry | None, update_id: int, lead: str = ""
+        self, out: Outbound, chat: int, user: User, entry: Entry | None, update_id: int, lead: str = ""
     ) -> None:
         cid = await self.service.find_conversation(_identity(user))
         if cid is not None:
             result = await self.service.current(cid)
-            await self._show(chat, result, lead=lead or words(result.locale).resumed)
+            await self._show(out, chat, result, lead=lead or words(result.locale).resumed)
             return
-        await self._open(chat, user, entry or self.entry(""), update_id, lead=lead)
+        await self._open(out, chat, user, entry or self.entry(""), update_id, lead=lead)
 
-    async def _open(self, chat: int, user: User, entry: Entry, update_id: int, lead: str = "") -> None:
+    async def _open(
+        self, out: Outbound, chat: int, user: User, entry: Entry, update_id: int, lead: str = ""
+    ) -> None:
         locales = self.catalog.current(entry.flow).spec.locales
         spoken = language(user.language_code)
         locale = next((c for c in (spoken, self.settings.locale) if c in locales), locales[0])
@@ -233,7 +237,7 @@ class Dialogue:
             deep_link=entry.deep_link,
             replayed=result.replayed,
         )
-        await self._show(chat, result, lead=lead)
+        await self._show(out, chat, result, lead=lead)
 
     async def _resolve(self, cid: object, tap: Tap, tags: list[str]) -> tuple[str, list[str]]:
         """The question and button ids a tap names; digests are matched against the buttons of
@@ -267,25 +271,25 @@ class Dialogue:
         )
         return [(tap.button, shown)]
 
-    async def _show(self, chat: int, result: TurnResult, lead: str = "") -> None:
+    async def _show(self, out: Outbound, chat: int, result: TurnResult, lead: str = "") -> None:
         """The replies of a turn; the keyboard still live from before goes first."""
-        await self._clear_keyboard(chat)
+        await self._clear_keyboard(out, chat)
         for method in messages(result, chat, words(result.locale), lead):
-            sent = await self.outbound.send(method, chat)
+            sent = await out.send(method, chat)
             if sent is not None and isinstance(method.reply_markup, InlineKeyboardMarkup):
                 self._remember(chat, sent.message_id)
 
-    async def _say(self, chat: int, text: str) -> None:
-        await self.outbound.send(notice(chat, text), chat)
+    async def _say(self, out: Outbound, chat: int, text: str) -> None:
+        await out.send(notice(chat, text), chat)
 
-    async def _clear_keyboard(self, chat: int) -> None:
+    async def _clear_keyboard(self, out: Outbound, chat: int) -> None:
         previous = self._keyboards.pop(chat, None)
         if previous is not None:
-            await self.outbound.send(_edit(chat, previous, None), chat)
+            await out.send(_edit(chat, previous, None), chat)
 
-    async def _take_keyboard(self, chat: int, message: Message | None) -> None:
+    async def _take_keyboard(self, out: Outbound, chat: int, message: Message | None) -> None:
         if message is not None and message.reply_markup is not None:
-            await self.outbound.send(_edit(chat, message.message_id, None), chat)
+            await out.send(_edit(chat, message.message_id, None), chat)
             self._forget(chat, message.message_id)
 
     def _remember(self, chat: int, message_id: int) -> None:

@@ -143,6 +143,9 @@ class FakeBotApi:
             call.status = exc.code
             await self._notify()
             return _error(exc.code, exc.description)
+        if method == "getUpdates" and not _gone(request):
+            # Delivered once more: unless the poller hung up before the answer (it was stopped).
+            self._again = [u for u in self._again if u not in result]
         await self._notify()
         return web.json_response({"ok": True, "result": result})
 
@@ -179,7 +182,6 @@ class FakeBotApi:
         while True:
             ready = self._ready(limit)
             if ready or time.monotonic() >= deadline:
-                self._again = [u for u in self._again if u not in ready]
                 return ready
             async with self._changed:
                 with contextlib.suppress(TimeoutError):
@@ -359,6 +361,11 @@ class _ApiError(Exception):
     def __init__(self, code: int, description: str) -> None:
         self.code = code
         self.description = description
+
+
+def _gone(request: web.Request) -> bool:
+    transport = request.transport
+    return transport is None or transport.is_closing()
 
 
 def _error(code: int, description: str, *, parameters: JSON | None = None) -> web.Response:

@@ -36,7 +36,7 @@ QUICK = Limits(chat_rate=50.0, chat_burst=5, global_rate=400.0, global_burst=50)
 
 def bot_settings(api: FakeBotApi, **changes: Any) -> TelegramSettings:
     values: JSON = {"token": TOKEN, "api_url": api.url, "poll_timeout": 1, "request_timeout": 5.0}
-    return TelegramSettings(_env_file=None, **(values | changes))  # type: ignore[call-arg]
+    return TelegramSettings(_env_file=None, **(values | changes))
 
 
 @dataclass
@@ -50,7 +50,7 @@ class BotProcess:
 
     async def __aenter__(self) -> BotProcess:
         self._store = SqlConversationStore(self.engine)
-        catalog = load_catalog(Settings(_env_file=None, flows_dir=FLOWS))  # type: ignore[call-arg]
+        catalog = load_catalog(Settings(_env_file=None, flows_dir=FLOWS))
         self.service = ConversationService(
             self._store,
             SqlFlowVersionStore(self.engine),

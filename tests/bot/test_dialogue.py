@@ -196,11 +196,11 @@ async def test_a_web_conversation_continues_in_telegram(
 ) -> None:
     url = str(engine.url.render_as_string(hide_password=False))
     settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
         database_url=url,
         log_level="WARNING",
-        api=ApiSettings(_env_file=None),  # type: ignore[call-arg]
-        telegram=TelegramSettings(_env_file=None, bot_username=BOT_USERNAME),  # type: ignore[call-arg]
+        api=ApiSettings(_env_file=None),
+        telegram=TelegramSettings(_env_file=None, bot_username=BOT_USERNAME),
     )
     app = build_app(settings)
     async with app.router.lifespan_context(app):

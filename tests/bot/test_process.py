@@ -101,7 +101,7 @@ async def service(engine: AsyncEngine) -> AsyncIterator[ConversationService]:
         yield ConversationService(
             store,
             SqlFlowVersionStore(engine),
-            load_catalog(Settings(_env_file=None)),  # type: ignore[call-arg]
+            load_catalog(Settings(_env_file=None)),
             SystemClock(),
             leads=SqlLeadReader(engine),
         )

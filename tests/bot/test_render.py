@@ -33,7 +33,7 @@ def result(*replies: Reply, version: int = 3) -> TurnResult:
 def test_callback_data_fits_and_reads_back(question: str, button: str, version: int) -> None:
     turn = result(version=version)
     for kind in ("a", "t"):
-        data = button_data(kind, turn, question, button)  # type: ignore[arg-type]
+        data = button_data(kind, turn, question, button)
         assert len(data.encode()) <= MAX_DATA
         tap = read_tap(data)
         assert tap is not None
