@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from flows.ports import TELEGRAM, Identity
 from flows.service import ConversationService, SystemClock
+from flows.spec import load_library_flow
 from qualibot.settings import Settings
 from qualibot.wiring import load_catalog
 from storage.repositories import SqlConversationStore, SqlFlowVersionStore, SqlLeadReader
@@ -161,40 +162,48 @@ async def test_killed_at_random_moments_of_a_whole_conversation(
 ) -> None:
     rng = random.Random(9)
     user = User(6101)
-    answers: list[tuple[str, str]] = [
-        ("tap", "Да, утверждён"),
-        ("text", "около 2 млн руб"),
-        ("text", "я директор"),
-        ("text", "теряем заявки и много ручной работы"),
-        ("text", "через пару месяцев"),
-        ("tap", "Хочу демо"),
-        ("text", "Иван Петров"),
-        ("text", "+7 916 123-45-67"),
-        ("text", "ivan.petrov@romashka.ru"),
-    ]
+    typed = {
+        "budget_amount": "около 2 млн руб",
+        "role": "я директор",
+        "need": "теряем заявки и много ручной работы",
+        "timing": "через пару месяцев",
+        "name": "Иван Петров",
+        "phone": "+7 916 123-45-67",
+        "email": "ivan.petrov@romashka.ru",
+    }
+    tapped = {"budget_status": "approved", "next_step": "demo"}
+    bant = load_library_flow("bant")
+    expected: list[str] = []
     await command.start()
     await handled(fake_api, fake_api.user_text(user, "/start"))
-    for n, (kind, words) in enumerate(answers):
-        if kind == "tap":
-            keyboard = next(m for m in reversed(fake_api.sent(user.id)) if buttons(m))
-            update = fake_api.user_tap(user, keyboard, words)
+    for step in range(20):
+        state = (await transcript(service, user)).conversation.state
+        if state.completed:
+            break
+        waiting = state.state
+        if waiting in typed:
+            update = fake_api.user_text(user, typed[waiting])
+            expected.append(typed[waiting])
         else:
-            update = fake_api.user_text(user, words)
-        if n % 3 == 0:
+            options = bant.question_by_id[waiting].options
+            option = next((o for o in options if o.id == tapped.get(waiting)), options[0])
+            keyboard = next(m for m in reversed(fake_api.sent(user.id)) if buttons(m))
+            update = fake_api.user_tap(user, keyboard, option.label["ru"])
+            expected.append(option.id)
+        if step % 3 == 0:
             # Anywhere: before the update is read, mid-turn, after the commit, after the reply.
             await asyncio.sleep(rng.uniform(0.0, 0.4))
             await command.kill()
             await command.start()
         await handled(fake_api, update, within=60)
     view = await transcript(service, user)
-    expected = ["approved", "около 2 млн руб", "я директор", "теряем заявки и много ручной работы"]
-    expected += ["через пару месяцев", "demo", "Иван Петров", "+7 916 123-45-67", "ivan.petrov@romashka.ru"]
-    assert said(view) == expected
     assert view.conversation.state.completed
+    assert said(view) == expected  # every answer once, none lost
+    assert expected[:3] == ["approved", "около 2 млн руб", "я директор"]
     lead = await lead_row(engine, user.id)
     assert lead["stage"] == "sql"
     assert lead["phone"] == "+79161234567"
-    assert command.starts == 4
+    assert command.starts >= 4
     assert await command.stop() == 0
 
 

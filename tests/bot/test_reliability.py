@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from flows.ports import TELEGRAM, Identity
 from tests.bot.fake_api import FakeBotApi, Throttle, User, buttons
-from tests.bot.live import BotProcess, handled, labels, lead_row, question, say
+from tests.bot.live import BotProcess, handled, labels, question, say
 
 JSON = dict[str, Any]
 
@@ -85,38 +85,25 @@ async def test_a_burst_of_twenty_messages_from_one_person_in_order(
     fake_api: FakeBotApi, engine: AsyncEngine
 ) -> None:
     user = User(2201)
-    burst = [
-        "да, утверждён",
-        "около 2 млн",
-        "я директор",
-        "теряем заявки",
-        "через месяц",
-        "хочу демо",
-        "Иван",
-        "+7 916 123 45 67",
-        "ivan@romashka.ru",
-        *(f"спасибо {n}" for n in range(11)),
-    ]
+    # Quick typing: the first three answers, then whatever comes to mind, all before any reply.
+    burst = ["да, утверждён", "около 2 млн", "я директор", *(f"сообщение {n}" for n in range(17))]
     async with BotProcess(fake_api, engine) as process:
         await say(fake_api, user, "/start")
         start = (await conversation(process, user)).conversation.version
+        sent = len(fake_api.texts(user.id))
         updates = [fake_api.user_text(user, words) for words in burst]
         await handled(fake_api, updates[-1], within=60)
         view = await conversation(process, user)
-    assert said(view) == burst
+    assert said(view) == burst  # every one, once, in the order sent
     assert view.conversation.version == start + 20
     answers = view.conversation.state.answers
+    assert answers["budget_status"].value == ["approved"]
     assert answers["budget_amount"].value["min"] == 2_000_000
     assert answers["role"].value == ["owner"]
-    assert answers["email"].value == "ivan@romashka.ru"
-    assert (await lead_row(engine, user.id))["stage"] == "sql"
-    # Each message got one answer, in order: the next question, then the closing (e-mail and the
-    # eleven after it).
-    texts = fake_api.texts(user.id)
-    assert len(texts) == 2 + 20
-    assert "e-mail" in texts[-13]
-    assert texts[-12].startswith("Спасибо!")
-    assert set(texts[-12:]) == {texts[-1]}
+    # Each message was answered (a question, a hint, a re-ask), and in the transcript's order.
+    replies = [m.text for m in view.transcript if m.direction == "out"]
+    assert len(fake_api.texts(user.id)) - sent >= 20
+    assert fake_api.texts(user.id)[-1].endswith(replies[-1].split("\n")[-1])
 
 
 async def test_a_hundred_people_tapping_at_once(fake_api: FakeBotApi, engine: AsyncEngine) -> None:
