@@ -3,6 +3,7 @@
 - Text goes out in HTML parse mode with everything from the flow or the person escaped, so a
   name or an answer containing ``<``, ``&``, ``*`` or ``_`` is shown as typed and can never break
   or inject formatting. The question's progress ("Вопрос 3 из 8") heads the question.
+- Links in the flow's texts get no preview card.
 - Choices are inline keyboards; a multi-choice question's options tick on and off and "Готово"
   sends the ticked ones; a phone question gets a reply keyboard with a "share my phone number"
   button. Every other message takes any reply keyboard away.
@@ -28,6 +29,7 @@ from aiogram.types import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     KeyboardButton,
+    LinkPreviewOptions,
     ReplyKeyboardMarkup,
     ReplyKeyboardRemove,
 )
@@ -45,6 +47,10 @@ MARKED = "x"  # the data of a button that only shows what was chosen
 _SEP = "|"
 _DIGEST = "#"
 _SHORT_ROW = 14  # labels this short go two to a row
+
+# A link in a reply (the privacy policy of a consent notice) stays a link: no preview card
+# between the question and its buttons.
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
 Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove
 
@@ -129,6 +135,7 @@ def messages(result: TurnResult, chat_id: int, words: Words, lead: str = "") -> 
                 chat_id=chat_id,
                 text=_text(reply, words),
                 parse_mode="HTML",
+                link_preview_options=NO_PREVIEW,
                 reply_markup=_markup(reply, result, words),
             )
         )

@@ -149,6 +149,9 @@ async def test_a_bant_conversation_in_russian_with_taps_and_typing(
     assert len(taps_made) == sum(len(TAPPED.get(q) or [""]) for q in tapped) + 1  # and "Готово"
     assert every_callback_fits(fake_api)
     assert RU.failed not in shown(fake_api, user)
+    # The consent notice's link to the privacy policy is shown without a preview card.
+    consent = next(c for c in fake_api.requests("sendMessage") if "https://" in c.params["text"])
+    assert consent.params["link_preview_options"] == {"is_disabled": True}
 
 
 async def test_texts_are_escaped_and_long_ids_still_fit(fake_api: FakeBotApi, live: BotProcess) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from aiogram.types import LinkPreviewOptions
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -87,6 +88,7 @@ def test_everything_from_the_flow_or_the_person_is_escaped() -> None:
     )
     [message] = messages(result(reply), 42, words("ru"), lead="")
     assert message.parse_mode == "HTML"
+    assert message.link_preview_options == LinkPreviewOptions(is_disabled=True)
     assert message.text == "<i>Вопрос 2 из 5</i>\n&lt;b&gt;Иван&lt;/b&gt; &amp; *Co_ `x`"
     markup = message.reply_markup
     assert markup is not None
