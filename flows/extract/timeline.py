@@ -5,7 +5,9 @@ The rules, in the order they are tried:
 * "не в этом году", "к новому году", "after New Year": the first of January;
 * a named period relative to now ("this week", "в следующем месяце", "к концу года",
   "early next year"): "this X" and "end of X" mean the last day of X, "next X" and
-  "beginning of X" its first day, "middle of X" its middle;
+  "beginning of X" its first day, "middle of X" its middle; but a whole year ahead named with
+  nothing more ("next year", "где-то в следующем году") means its middle, since someone who
+  names only the year has not said they start in January;
 * a quarter ("Q3", "в 3 квартале 2027", "третий квартал"): its first day; the current quarter
   means its last day; a quarter already over this year means next year's;
 * a duration ("через 2 недели" = 14, "in 2-3 months", "полгода", "в течение года"): weeks are
@@ -16,8 +18,9 @@ The rules, in the order they are tried:
   ("31.02") makes the answer not understood;
 * a month ("в марте", "by March", "в конце марта"): the next such month's first day (last day
   with "end of", the 15th with "middle of"), the current month means its last day;
-* a season ("летом", "next autumn", "к лету 2027"), then a year ("в 2027 году", "mid-2027"):
-  its first day, or its last day when it is under way;
+* a season ("летом", "next autumn", "к лету 2027"): its first day, or its last day when it is
+  under way; then a year ("в 2027 году", "mid-2027", "early 2027"): as a named period, its
+  middle when ahead (its first day with "early", its last with "end of"), its last day when under way;
 * a weekday ("в пятницу", "by Friday"): its next occurrence, today being 0;
 * phrases: "не знаю" / "not sure" = None, "just researching" / "просто изучаю" = 365,
   "не срочно" / "no rush" = 180, "послезавтра" = 2, "завтра" = 1, "ASAP" / "срочно" /
@@ -68,10 +71,10 @@ _START_MODS: Final = ("нач", "beginning", "start", "early")
 
 _PERIOD_RE: Final = re.compile(
     rf"(?<!\w)(?:{_MOD}[\s-]+(?:of[\s-]+)?(?:the[\s-]+)?)?"
-    r"(?:(?P<rel>следующ\w*|будущ\w*|next|этот|этом|этой|эту|это|этого|текущ\w*|this|current|the)\s+)?"
+    r"(?:(?P<rel>следующ\w*|след\.?|будущ\w*|next|этот|этом|этой|эту|это|этого|текущ\w*|this|current|the)\s+)?"
     r"(?P<unit>недел[яиеюь]|week|месяц[аеу]?|month|квартал[аеу]?|quarter|год[ауе]?|year)(?!\w)"
 )
-_NEXT_PREFIXES: Final = ("следующ", "будущ", "next")
+_NEXT_PREFIXES: Final = ("след", "будущ", "next")
 
 _QUARTER_NAMES: Final = r"(?:кв\.?|квартал\w*|quarter)"
 _QUARTER_RE: Final = re.compile(
@@ -157,7 +160,7 @@ _WEEKDAY_RE: Final = re.compile(
 )
 _WEEKDAYS: Final = ("пон", "вто", "сре", "чет", "пят", "суб", "вос")
 _WEEKDAYS_EN: Final = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-_NEXT_RE: Final = re.compile(r"(?<!\w)(?:следующ\w*|next)(?!\w)")
+_NEXT_RE: Final = re.compile(r"(?<!\w)(?:следующ\w*|след\.?|next)(?!\w)")
 
 _UNITS: Final[dict[str, tuple[str, float, bool]]] = {
     # word -> (unit, how many of it the word itself means, plural with no number = "a few")
@@ -255,6 +258,10 @@ def _pick(mod: str | None, start: date, end: date, default_end: bool) -> date:
         return end
     if mod.startswith(_START_MODS):
         return start
+    return _middle(start, end)
+
+
+def _middle(start: date, end: date) -> date:
     return start + (end - start) // 2
 
 
@@ -280,6 +287,8 @@ def _named_period(today: date, folded: str) -> int | None:
         offset = 1 if rel is not None and rel.startswith(_NEXT_PREFIXES) else 0
         start, end = _period(unit, today, offset)
         target = _pick(mod, start, end, default_end=offset == 0)
+        if mod is None and offset == 1 and unit.startswith(("год", "year")):
+            target = _middle(start, end)
         if target < today and rel is None:
             start, end = _period(unit, today, offset + 1)
             target = _pick(mod, start, end, default_end=False)
@@ -474,9 +483,11 @@ def _year(today: date, folded: str) -> int | None:
     match = _YEAR_RE.search(folded)
     if match is None:
         return None
-    year = int(match.group("y"))
+    year, mod = int(match.group("y")), match.group("mod")
     start, end = date(year, 1, 1), date(year, 12, 31)
-    return _days(today, _span_target(today, start, end, match.group("mod")))
+    if mod is None and start > today:
+        return _days(today, _middle(start, end))  # a whole year ahead: see the module docstring
+    return _days(today, _span_target(today, start, end, mod))
 
 
 def _season(today: date, folded: str) -> int | None:

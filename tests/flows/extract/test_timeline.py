@@ -99,3 +99,19 @@ def test_the_past_beside_a_future_moment_leaves_the_future() -> None:
 def test_a_clock_at_the_ends_of_the_calendar_counts_nothing() -> None:
     assert parse_timeline("через год", "ru", datetime(9999, 12, 31, tzinfo=UTC)) is None
     assert parse_timeline("через год", "ru", datetime(1, 1, 1, tzinfo=UTC)) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "locale"),
+    [("next year", "en"), ("sometime next year", "en"), ("в следующем году", "ru"), ("в 2027 году", "ru")],
+)
+def test_a_whole_year_ahead_named_alone_is_its_middle_not_the_first_of_january(
+    text: str, locale: str
+) -> None:
+    middle = (datetime(2027, 7, 2, tzinfo=UTC) - NOW).days
+    assert parse_timeline(text, locale, NOW) == middle
+    assert parse_timeline("early next year", "en", NOW) == (datetime(2027, 1, 1, tzinfo=UTC) - NOW).days
+    assert (
+        parse_timeline("к концу следующего года", "ru", NOW)
+        == (datetime(2027, 12, 31, tzinfo=UTC) - NOW).days
+    )
