@@ -90,7 +90,7 @@ async def open_bot(
     dialogue = dialogue_over(settings, service, catalog)  # refused before anything connects
     bot = make_bot(settings)
     try:
-        me = await _me(bot, settings)
+        me = await check_token(bot, settings)
         outbound = Outbound(bot, limits)
 
         async def failed(failure: Failure) -> None:
@@ -105,7 +105,9 @@ async def open_bot(
         await bot.session.close()
 
 
-async def _me(bot: Bot, settings: TelegramSettings) -> User:
+async def check_token(bot: Bot, settings: TelegramSettings) -> User:
+    """The bot, as Telegram knows it by the token (``getMe``); a refused token or a Bot API that
+    does not answer is a ``TelegramProblem``."""
     where = settings.api_url or "api.telegram.org"
     try:
         return await bot.get_me(request_timeout=int(settings.request_timeout))

@@ -22,6 +22,8 @@ class TelegramSettings(BaseSettings):
     api_url: str | None = None
     # When set, the HTTP app serves ``POST /telegram/webhook`` and checks this secret.
     webhook_secret: SecretStr | None = None
+    # Seconds a process holds a webhook update it took; one a dead process left is taken over after.
+    webhook_lease: float = Field(default=60.0, ge=1, le=3600)
     # For the web -> Telegram hand-over link; asked of Telegram (getMe) at start-up when unset.
     bot_username: str | None = None
     flow: str = Field(default="bant", pattern=r"^[a-z0-9_]{1,64}$")

@@ -24,17 +24,21 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import orjson
 import structlog
-from aiogram.types import Update
+from aiogram import Bot
+from aiogram.methods import DeleteWebhook, GetWebhookInfo, SetWebhook
+from aiogram.types import Update, WebhookInfo
 
+from bot.polling import ALLOWED_UPDATES
 from bot.runtime import BotRuntime
 
 log = structlog.get_logger(__name__)
 
-LEASE = timedelta(seconds=60)
-SWEEP_EVERY = 20.0  # seconds between lease renewals and take-overs
+LEASE = timedelta(seconds=60)  # QUALIBOT_TELEGRAM_WEBHOOK_LEASE
+SWEEP_EVERY = 20.0  # seconds between lease renewals and take-overs (a third of the lease)
 TAKE_OVER_BATCH = 100
 FORGET_RETRY = 1.0  # seconds before trying again to remove handled updates
 REMEMBERED = 10_000  # handled update ids a process remembers, to drop a late duplicate at the door
@@ -190,3 +194,39 @@ class WebhookIntake:
                 await self._inbox.extend(left, self._clock())
             except Exception as exc:
                 log.warning("telegram_inbox_release_failed", error=repr(exc), updates=len(left))
+
+
+# The ports Telegram sends webhooks to (https://core.telegram.org/bots/api#setwebhook).
+WEBHOOK_PORTS = (443, 80, 88, 8443)
+
+
+def check_webhook_url(url: str, *, self_hosted: bool = False) -> str:
+    """``url`` if Telegram can send updates to it, else a ``ValueError`` saying why. A self-hosted
+    Bot API server also sends to plain ``http://`` and to any port."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise ValueError("not a URL") from None
+    schemes = ("https", "http") if self_hosted else ("https",)
+    if parts.scheme not in schemes or not parts.hostname:
+        raise ValueError("Telegram only sends updates to an https:// address")
+    if parts.username or parts.password or parts.fragment:
+        raise ValueError("the address may carry no user, password or #fragment")
+    if not self_hosted and port is not None and port not in WEBHOOK_PORTS:
+        raise ValueError("Telegram only sends updates to ports 443, 80, 88 and 8443")
+    if len(url) > 2048 or any(c.isspace() for c in url):
+        raise ValueError("not a URL")
+    return url
+
+
+async def set_webhook(bot: Bot, url: str, secret: str) -> WebhookInfo:
+    """Ask Telegram to send the bot's updates to ``url`` with ``secret`` in the header the route
+    checks, only the kinds the bot handles; what Telegram then reports."""
+    await bot(SetWebhook(url=url, secret_token=secret, allowed_updates=ALLOWED_UPDATES))
+    return await bot(GetWebhookInfo())
+
+
+async def delete_webhook(bot: Bot) -> None:
+    """Back to polling; the updates waiting are kept for it."""
+    await bot(DeleteWebhook(drop_pending_updates=False))

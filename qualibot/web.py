@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import replace
 
-from aiogram import Dispatcher
 from fastapi import FastAPI
 
 from api import admin
@@ -22,13 +21,10 @@ from handoff.outcomes import Outcomes
 from qualibot.logging import configure_logging
 from qualibot.settings import Settings
 from qualibot.telegram import open_webhook
-from qualibot.wiring import App, handoff_services, open_app, open_worker
+from qualibot.wiring import App, handoff_services, open_app, open_telegram, open_worker
 from storage.db import check_schema, database_errors
 from storage.outcomes import SqlOutcomes
 from storage.tokens import SqlTokenStore
-
-# The bot's dispatcher over the app's service (the dialogue's routers).
-DispatcherFactory = Callable[[App], Dispatcher]
 
 # Set by `qualibot serve --no-worker` for its uvicorn processes.
 NO_WORKER = "QUALIBOT_SERVE_NO_WORKER"
@@ -49,12 +45,10 @@ async def delivering(app: App) -> AsyncIterator[None]:
 
 
 @asynccontextmanager
-async def open_web(
-    settings: Settings, dispatcher: DispatcherFactory | None = None, *, deliver: bool = False
-) -> AsyncIterator[WebServices]:
+async def open_web(settings: Settings, *, deliver: bool = False) -> AsyncIterator[WebServices]:
     """What the web app runs on, for the lifetime of a server process; with ``deliver`` the
-    delivery worker runs in it too; with ``dispatcher`` and a webhook secret, also the Telegram
-    bot that the webhook feeds."""
+    delivery worker runs in it too; with a webhook secret, also the Telegram bot (the one `qualibot
+    bot` runs) that the webhook feeds."""
     async with open_app(settings) as app, AsyncExitStack() as stack:
         if deliver:
             await stack.enter_async_context(delivering(app))
@@ -79,26 +73,26 @@ async def open_web(
                 leads=LeadsForPeople(app.service, handoff.outbox),
             ),
         )
-        if dispatcher is None or settings.telegram.webhook_secret is None:
+        if settings.telegram.webhook_secret is None:
             yield services
             return
-        async with open_webhook(settings.telegram, app.engine, dispatcher(app)) as intake:
+        async with (
+            open_telegram(app) as telegram,
+            open_webhook(telegram.runtime, app.engine, settings.telegram) as intake,
+        ):
             yield replace(services, telegram=intake)
 
 
-def build_app(
-    settings: Settings, dispatcher: DispatcherFactory | None = None, *, deliver: bool = False
-) -> FastAPI:
+def build_app(settings: Settings, *, deliver: bool = False) -> FastAPI:
     """The web app over ``settings`` (nothing is opened until its lifespan starts); ``deliver``
-    runs the delivery worker in it; it serves the Telegram webhook when a secret is set and
-    ``dispatcher`` builds the bot's dispatcher."""
+    runs the delivery worker in it; with a webhook secret it serves ``POST /telegram/webhook``."""
     secret = settings.telegram.webhook_secret
     routers = [admin.router]
-    if secret is not None and dispatcher:
+    if secret is not None:
         routers.append(webhook_router(secret.get_secret_value()))
     return create_app(
         settings.api,
-        lambda: open_web(settings, dispatcher, deliver=deliver),
+        lambda: open_web(settings, deliver=deliver),
         extra_routers=routers,
         telegram_bot_username=settings.telegram.bot_username,
     )

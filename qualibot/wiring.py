@@ -28,8 +28,6 @@ from storage.outbox import SqlOutbox
 from storage.repositories import SqlConversationStore, SqlFlowVersionStore, SqlLeadReader
 
 if TYPE_CHECKING:
-    from aiogram import Dispatcher
-
     from bot.app import TelegramBot
 
 log = structlog.get_logger(__name__)
@@ -147,12 +145,3 @@ async def open_telegram(app: App) -> AsyncIterator[TelegramBot]:
 
     async with open_bot(app.settings.telegram, app.service, app.catalog) as telegram:
         yield telegram
-
-
-def telegram_dispatcher(app: App) -> Dispatcher:
-    """The bot's dispatcher over the app's conversation service (for the webhook: the runtime that
-    feeds it gives its handlers the outbound)."""
-    from bot.app import dialogue_over
-    from bot.routers import dispatcher
-
-    return dispatcher(dialogue_over(app.settings.telegram, app.service, app.catalog))

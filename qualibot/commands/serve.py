@@ -2,8 +2,10 @@
 
 The database must answer and be migrated (`qualibot migrate`); the server refuses to start
 otherwise, in one line. Each server process also delivers the handoff's webhooks (as `qualibot
-worker` does) unless started with ``--no-worker``. With ``--workers N`` uvicorn runs N
-processes on the same port; their Prometheus metrics are added up through a shared directory, so
+worker` does) unless started with ``--no-worker``. With QUALIBOT_TELEGRAM_WEBHOOK_SECRET set it
+also serves the Telegram webhook (`POST /telegram/webhook`, see `qualibot bot --set-webhook`)
+and checks the bot token with Telegram first. With ``--workers N`` uvicorn runs N processes on
+the same port; their Prometheus metrics are added up through a shared directory, so
 ``/metrics`` shows the whole server.
 """
 
@@ -15,7 +17,10 @@ import os
 import shutil
 import sys
 import tempfile
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bot.settings import TelegramSettings
 
 
 def add_parser(subparsers: Any) -> None:
@@ -59,6 +64,8 @@ def run(args: argparse.Namespace) -> int:
     settings = Settings()
     configure_logging(settings)
     asyncio.run(_check_database(settings.database_url))  # a problem is one line (qualibot.errors)
+    if settings.telegram.webhook_secret is not None:
+        asyncio.run(_check_telegram(settings.telegram))
     shown = f"[{args.host}]" if ":" in args.host else args.host
     if args.host in ("0.0.0.0", "::"):
         shown = "127.0.0.1"
@@ -100,3 +107,15 @@ async def _check_database(url: str) -> None:
         await check_database(engine)
     finally:
         await engine.dispose()
+
+
+async def _check_telegram(settings: TelegramSettings) -> None:
+    """Refuse, before uvicorn starts, a bot token Telegram does not take or a Bot API that does
+    not answer (``bot.app.TelegramProblem``): the webhook would take updates it cannot answer."""
+    from bot.app import check_token, make_bot
+
+    bot = make_bot(settings)
+    try:
+        await check_token(bot, settings)
+    finally:
+        await bot.session.close()

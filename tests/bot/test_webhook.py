@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Callable
+from asyncio.subprocess import PIPE
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,20 +20,24 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from aiogram import Dispatcher
+from aiogram import Bot
 from fastapi import FastAPI
 
+from api.app import WebServices, create_app
 from api.settings import ApiSettings
-from api.telegram import PATH, SECRET_HEADER
+from api.telegram import PATH, SECRET_HEADER, webhook_router
 from bench.process import ROOT, free_port
+from bot.outbound import Outbound
+from bot.runtime import BotRuntime
 from bot.settings import TelegramSettings
+from bot.webhook import check_webhook_url, delete_webhook, set_webhook
 from qualibot.settings import Settings
-from qualibot.web import build_app
-from qualibot.wiring import App
+from qualibot.telegram import open_webhook
+from qualibot.web import build_app, open_web
 from storage.db import make_engine
 from storage.telegram import SqlTelegramInbox
-from tests.bot.echo import Echo
-from tests.bot.fake_api import TOKEN, FakeBotApi, User
+from tests.bot.echo import QUICK, Echo
+from tests.bot.fake_api import TOKEN, FakeBotApi, User, make_bot
 
 SECRET = "s3cret-for-the-webhook_0123456789abcdef"
 RIGHT = {SECRET_HEADER: SECRET}
@@ -47,11 +54,28 @@ def webhook_settings(database_url: str, fake_api: FakeBotApi, **telegram: Any) -
     )
 
 
-def echo_dispatcher(echo: Echo) -> Callable[[App], Dispatcher]:
-    def build(_app: App) -> Dispatcher:
-        return echo.dispatcher()
+def echo_app(database_url: str, fake_api: FakeBotApi, echo: Echo) -> FastAPI:
+    """The web app with the webhook feeding an echoing bot: the route, the intake, the inbox and
+    the runtime are the real ones, the dialogue is ``Echo``'s (it can hold a turn)."""
+    settings = webhook_settings(database_url, fake_api)
+    plain = webhook_settings(database_url, fake_api, webhook_secret=None)
 
-    return build
+    @asynccontextmanager
+    async def open_services() -> AsyncIterator[WebServices]:
+        bot = make_bot(fake_api)
+        engine = make_engine(database_url)
+        runtime = BotRuntime(bot, echo.dispatcher(), Outbound(bot, QUICK))
+        try:
+            async with (
+                open_web(plain) as services,
+                open_webhook(runtime, engine, settings.telegram) as intake,
+            ):
+                yield replace(services, telegram=intake)
+        finally:
+            await engine.dispose()
+            await bot.session.close()
+
+    return create_app(settings.api, open_services, extra_routers=[webhook_router(SECRET)])
 
 
 @asynccontextmanager
@@ -71,7 +95,7 @@ def echo() -> Echo:
 async def hook(
     database_url: str, fake_api: FakeBotApi, echo: Echo
 ) -> AsyncIterator[tuple[httpx.AsyncClient, FastAPI]]:
-    app = build_app(webhook_settings(database_url, fake_api), echo_dispatcher(echo))
+    app = echo_app(database_url, fake_api, echo)
     async with serving(app) as http:
         yield http, app
 
@@ -255,7 +279,7 @@ async def test_updates_left_by_a_dead_process_are_handled_by_the_next(
         assert await inbox.put(live["update_id"], orjson.dumps(live).decode(), now, lease)
     finally:
         await engine.dispose()
-    app = build_app(webhook_settings(database_url, fake_api), echo_dispatcher(echo))
+    app = echo_app(database_url, fake_api, echo)
     async with serving(app):
         await fake_api.wait_for(lambda: fake_api.texts(15) == ["echo one", "echo two"], what="the take-over")
         intake = app.state.services.telegram
@@ -289,15 +313,14 @@ async def test_two_processes_never_take_over_the_same_update(database_url: str) 
             await engine.dispose()
 
 
-async def test_without_a_secret_there_is_no_webhook(
-    database_url: str, fake_api: FakeBotApi, echo: Echo
-) -> None:
+async def test_without_a_secret_there_is_no_webhook(database_url: str, fake_api: FakeBotApi) -> None:
     settings = webhook_settings(database_url, fake_api, webhook_secret=None)
-    async with serving(build_app(settings, echo_dispatcher(echo))) as http:
+    async with serving(build_app(settings)) as http:
         update = fake_api.user_text(User(16), "hi")
         reply = await http.post(PATH, json=update, headers=RIGHT)
         assert reply.status_code == 404
-    assert echo.seen == {}
+    assert fake_api.calls == []  # no bot was started: not even getMe
+    assert await kept(database_url) == []
 
 
 @pytest.mark.parametrize(
@@ -339,3 +362,133 @@ def test_serve_refuses_a_bad_webhook_setting_in_one_line(
     assert result.stderr.startswith(f"qualibot serve: bad setting {said}")
     assert SECRET not in result.stderr
     assert result.stdout == ""
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://bot.example.com/telegram/webhook",
+        "https://bot.example.com:8443/telegram/webhook",
+        "https://203.0.113.5:88/hook?x=1",
+    ],
+)
+def test_a_webhook_address_telegram_sends_to(url: str) -> None:
+    assert check_webhook_url(url) == url
+
+
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("http://bot.example.com/telegram/webhook", "https://"),
+        ("bot.example.com/telegram/webhook", "https://"),
+        ("https:///telegram/webhook", "https://"),
+        ("ftp://bot.example.com/", "https://"),
+        ("https://bot.example.com:8000/telegram/webhook", "ports 443, 80, 88 and 8443"),
+        ("https://bot.example.com:99999/", "not a URL"),
+        ("https://user:pw@bot.example.com/", "no user, password"),
+        ("https://bot.example.com/#top", "no user, password or #fragment"),
+        ("https://bot.example.com/a b", "not a URL"),
+        ("https://bot.example.com/" + "a" * 2100, "not a URL"),
+        ("https://[::1/", "not a URL"),
+    ],
+)
+def test_a_webhook_address_telegram_does_not_send_to(url: str, why: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(why)):
+        check_webhook_url(url)
+
+
+def test_a_self_hosted_bot_api_sends_to_plain_http_and_any_port() -> None:
+    url = "http://127.0.0.1:8000/telegram/webhook"
+    assert check_webhook_url(url, self_hosted=True) == url
+    with pytest.raises(ValueError, match="https://"):
+        check_webhook_url(url)
+
+
+async def test_set_and_delete_the_webhook(fake_api: FakeBotApi, tg_bot: Bot) -> None:
+    info = await set_webhook(tg_bot, "https://bot.example.com/telegram/webhook", SECRET)
+    assert info.url == "https://bot.example.com/telegram/webhook"
+    assert fake_api.webhook["secret_token"] == SECRET
+    assert fake_api.webhook["allowed_updates"] == ["message", "edited_message", "callback_query"]
+    await delete_webhook(tg_bot)
+    assert fake_api.webhook == {}
+    deleted = fake_api.requests("deleteWebhook")
+    assert [c.params.get("drop_pending_updates") for c in deleted] == ["false"]  # form-encoded
+
+
+async def qualibot_bot(fake_api: FakeBotApi, *args: str, **env: str) -> tuple[int, str, str]:
+    """`qualibot bot ARGS` as a process against the fake Bot API: (status, stdout, stderr)."""
+    values = {k: v for k, v in os.environ.items() if not k.startswith("QUALIBOT_")} | {
+        "QUALIBOT_TELEGRAM_TOKEN": TOKEN,
+        "QUALIBOT_TELEGRAM_API_URL": fake_api.url,
+        "QUALIBOT_TELEGRAM_WEBHOOK_SECRET": SECRET,
+        "QUALIBOT_DATABASE_URL": "postgresql+asyncpg://nobody@127.0.0.1:9/none",  # never opened
+    }
+    values = {k: v for k, v in (values | env).items() if v}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "qualibot.cli", "bot", *args, cwd=ROOT, env=values, stdout=PIPE, stderr=PIPE
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
+async def test_qualibot_bot_sets_and_deletes_the_webhook(fake_api: FakeBotApi) -> None:
+    url = "http://127.0.0.1:8000/telegram/webhook"  # a self-hosted Bot API (QUALIBOT_TELEGRAM_API_URL)
+    status, out, err = await qualibot_bot(fake_api, "--set-webhook", url)
+    assert (status, err) == (0, "")
+    assert out == (
+        f"Telegram now sends the updates of @qualibot_test_bot to {url} (0 waiting); "
+        "`qualibot bot` polling is off until --delete-webhook\n"
+    )
+    assert fake_api.webhook["url"] == url
+    assert fake_api.webhook["secret_token"] == SECRET
+    assert fake_api.webhook["allowed_updates"] == ["message", "edited_message", "callback_query"]
+    status, out, err = await qualibot_bot(fake_api, "--delete-webhook")
+    assert (status, err) == (0, "")
+    assert out.startswith("@qualibot_test_bot has no webhook")
+    assert fake_api.webhook == {}
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "said"),
+    [
+        pytest.param(
+            ["--set-webhook", "https://bot.example.com/telegram/webhook"],
+            {"QUALIBOT_TELEGRAM_WEBHOOK_SECRET": ""},
+            "--set-webhook needs QUALIBOT_TELEGRAM_WEBHOOK_SECRET",
+            id="no-secret",
+        ),
+        pytest.param(
+            ["--set-webhook", "http://bot.example.com/telegram/webhook"],
+            {"QUALIBOT_TELEGRAM_API_URL": ""},
+            "Telegram only sends updates to an https:// address",
+            id="http",
+        ),
+        pytest.param(
+            ["--set-webhook", "https://bot.example.com/telegram/webhook"],
+            {"QUALIBOT_TELEGRAM_TOKEN": "7000001:not-the-token"},
+            "Telegram refuses QUALIBOT_TELEGRAM_TOKEN",
+            id="wrong-token",
+        ),
+        pytest.param(
+            ["--set-webhook", "https://bot.example.com/x", "--delete-webhook"],
+            {},
+            "not allowed with argument",
+            id="both",
+        ),
+    ],
+)
+async def test_qualibot_bot_refuses_a_webhook_it_cannot_set_in_one_line(
+    fake_api: FakeBotApi, args: list[str], env: dict[str, str], said: str
+) -> None:
+    status, out, err = await qualibot_bot(fake_api, *args, **env)
+    assert out == ""
+    lines = err.strip().splitlines()
+    assert said in lines[-1]
+    assert lines[-1].startswith("qualibot bot")
+    if status == 1:  # a setting or Telegram: one line; an argument: argparse's usage, status 2
+        assert len(lines) == 1, err
+    else:
+        assert status == 2
+        assert lines[0].startswith("usage:")
+    assert "setWebhook" not in [c.method for c in fake_api.calls]
