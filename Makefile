@@ -37,6 +37,7 @@ bench: install
 	$(BIN)/python -m bench.engine
 	$(BIN)/python -m bench.service
 	$(BIN)/python -m bench.flowfiles
+	$(BIN)/python -m bench.bot
 
 # The web server over real HTTP, driven by wrk (installed from apt when missing).
 bench-web: install

@@ -84,6 +84,7 @@ class FakeBotApi:
         self._next_update_id = 500_000
         self._next_message_id: dict[int, int] = {}
         self._messages: dict[tuple[int, int], JSON] = {}
+        self._sent: dict[int, list[int]] = {}  # message ids sent to each chat, in order
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
         self._callback_ids = 0
@@ -178,6 +179,8 @@ class FakeBotApi:
         limit = int(params.get("limit") or 100)
         timeout = min(float(params.get("timeout") or 0), 5.0)  # bounded: tests never hang
         self._confirmed = max(self._confirmed, offset)
+        if self._updates and self._updates[0]["update_id"] < self._confirmed:  # forgotten, as Telegram does
+            self._updates = [u for u in self._updates if u["update_id"] >= self._confirmed]
         deadline = time.monotonic() + timeout
         while True:
             ready = self._ready(limit)
@@ -215,6 +218,7 @@ class FakeBotApi:
             if "inline_keyboard" in markup:
                 message["reply_markup"] = markup
         self._messages[(chat_id, message_id)] = message
+        self._sent.setdefault(chat_id, []).append(message_id)
         return {k: v for k, v in message.items() if not k.startswith("_")}
 
     async def _api_answerCallbackQuery(self, params: JSON) -> bool:
@@ -324,7 +328,7 @@ class FakeBotApi:
 
     def sent(self, chat_id: int) -> list[JSON]:
         """Messages delivered to a chat, in order, as they are now (edits applied)."""
-        return [m for (chat, _), m in sorted(self._messages.items()) if chat == chat_id and "from" in m]
+        return [self._messages[(chat_id, message_id)] for message_id in self._sent.get(chat_id, [])]
 
     def texts(self, chat_id: int) -> list[str]:
         return [str(m["text"]) for m in self.sent(chat_id)]
