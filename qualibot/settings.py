@@ -50,6 +50,16 @@ def database_url_argument(text: str) -> str:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def add_database_url_option(parser: argparse.ArgumentParser) -> None:
+    """The ``--database-url`` option of the commands that open the database."""
+    parser.add_argument(
+        "--database-url",
+        metavar="URL",
+        type=database_url_argument,
+        help="default: QUALIBOT_DATABASE_URL or data/",
+    )
+
+
 class Settings(BaseSettings):
     """Every setting has a working default: an empty environment runs on SQLite in ./data."""
 

@@ -15,7 +15,7 @@ import uuid
 from typing import Any, TextIO
 
 from flows.model import Reply
-from qualibot.settings import database_url_argument
+from qualibot.settings import add_database_url_option
 
 
 def add_parser(subparsers: Any) -> None:
@@ -30,12 +30,7 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "--resume", metavar="ID", type=_conversation_id, help="continue the conversation with this id"
     )
-    parser.add_argument(
-        "--database-url",
-        metavar="URL",
-        type=database_url_argument,
-        help="default: QUALIBOT_DATABASE_URL or data/",
-    )
+    add_database_url_option(parser)
     parser.add_argument(
         "--context",
         action="append",

@@ -10,7 +10,7 @@ from typing import Any, TextIO
 
 
 def add_parser(subparsers: Any) -> None:
-    from qualibot.settings import database_url_argument
+    from qualibot.settings import add_database_url_option
 
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "keys",
@@ -18,12 +18,7 @@ def add_parser(subparsers: Any) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
-        "--database-url",
-        metavar="URL",
-        type=database_url_argument,
-        help="default: QUALIBOT_DATABASE_URL or data/",
-    )
+    add_database_url_option(parser)
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     create = actions.add_parser("create", help="make a new key and print it (once)")
     create.add_argument("--name", default="", help="what the key is for, e.g. amoCRM")

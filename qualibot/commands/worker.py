@@ -13,7 +13,7 @@ from typing import Any
 
 
 def add_parser(subparsers: Any) -> None:
-    from qualibot.settings import database_url_argument
+    from qualibot.settings import add_database_url_option
 
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "worker",
@@ -21,12 +21,7 @@ def add_parser(subparsers: Any) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
-        "--database-url",
-        metavar="URL",
-        type=database_url_argument,
-        help="default: QUALIBOT_DATABASE_URL or data/",
-    )
+    add_database_url_option(parser)
     parser.set_defaults(func=run)
 
 
